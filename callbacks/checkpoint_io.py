@@ -1,0 +1,58 @@
+"""Checkpoint files that are never torn and never run pickled code when loaded."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from zoo.errors import ZooError
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True) -> dict:
+    """``torch.load`` with ``weights_only=True`` by default; a missing, truncated or foreign file
+    raises one ZooError that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ZooError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+        raise ZooError(
+            f"checkpoint {path} is unreadable (truncated, corrupt or not a PyTorch checkpoint): {err}".splitlines()[0]
+        ) from err
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ZooError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
+    return checkpoint
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Saves to a temporary file beside the target, fsyncs it and renames it over the target, so an
+    interrupted save leaves the previous checkpoint intact. (Lightning's own save stages the file in
+    the system temp folder and moves it, which is a plain copy when that is another filesystem.)
+    Loads with ``weights_only=True`` unless asked otherwise."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if "://" in str(path):  # remote filesystems: fsspec's transactional write
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        if "://" in str(path):
+            return super().load_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)
+        return read_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)

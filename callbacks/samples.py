@@ -1,0 +1,82 @@
+"""Fixed-latent sample grids, saved as PNG in the run folder and logged to W&B."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.loggers import WandbLogger
+from torch import Tensor
+from torchvision.utils import make_grid, save_image
+
+
+def scatter_image(points: Tensor, size: int = 256, extent: float | None = None) -> Tensor:
+    """Renders 2D points as a (1, size, size) image in [0, 1] (a 2D histogram, white = dense), so
+    toy-data samples get a picture like images do."""
+    points = points.detach().float().cpu()
+    if extent is None:
+        extent = float(points.abs().max().clamp(min=1.0)) * 1.1
+    cells = ((points / extent + 1) / 2 * size).long()
+    keep = ((cells >= 0) & (cells < size)).all(dim=1)
+    x, y = cells[keep, 0], size - 1 - cells[keep, 1]
+    hist = torch.bincount(y * size + x, minlength=size * size).float().view(1, size, size)
+    return (hist / hist.max().clamp(min=1)).sqrt()
+
+
+def sample_picture(samples: Tensor, nrow: int | None = None) -> Tensor:
+    """One (C, H, W) picture in [0, 1]: a grid for images in [-1, 1], a scatter plot for 2D points."""
+    if samples.dim() == 2:
+        return scatter_image(samples)
+    nrow = nrow or int(math.ceil(math.sqrt(len(samples))))
+    return make_grid(samples.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+
+
+class SampleGrid(Callback):
+    """Every ``every_n_kimg`` thousand real images (and at the end of training), samples
+    ``num_samples`` images from the same fixed latents and writes ``<run>/samples/kimgNNNNNN.png``
+    plus ``latest.png``; with a W&B logger the grid is logged under ``samples``."""
+
+    def __init__(self, every_n_kimg: float = 10.0, num_samples: int = 64, seed: int = 0):
+        """
+        Args:
+            every_n_kimg: interval in thousands of real images shown to D.
+            num_samples: samples per grid (use 2500 for toy 2D data).
+            seed: seed of the fixed latents.
+        """
+        self.every_n_kimg, self.num_samples, self.seed = every_n_kimg, num_samples, seed
+        self._next_kimg = every_n_kimg
+        self.last_path: Path | None = None
+
+    def next_kimg(self, images_seen: int) -> float:
+        """The first multiple of ``every_n_kimg`` strictly after ``images_seen``."""
+        return (math.floor(images_seen / 1000 / self.every_n_kimg) + 1) * self.every_n_kimg
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
+        self._next_kimg = self.next_kimg(pl_module.images_seen)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if pl_module.images_seen >= self._next_kimg * 1000:
+            self.render(trainer, pl_module)
+            self._next_kimg = self.next_kimg(pl_module.images_seen)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
+        self.render(trainer, pl_module)
+
+    def render(self, trainer: pl.Trainer, pl_module) -> Path | None:
+        if not trainer.is_global_zero:
+            return None
+        picture = sample_picture(pl_module.sample(self.num_samples, seed=self.seed))
+        folder = Path(trainer.default_root_dir) / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        kimg = pl_module.images_seen // 1000
+        path = folder / f"kimg{kimg:06d}.png"
+        save_image(picture, path)
+        save_image(picture, folder / "latest.png")
+        self.last_path = path
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                logger.log_image(key="samples", images=[picture], step=trainer.global_step, caption=[f"{kimg} kimg"])
+        return path

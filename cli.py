@@ -1,0 +1,342 @@
+#!/usr/bin/env python
+"""GAN Zoo command line.
+
+    python cli.py fit --model dcgan                       # train (default data: the model's default_data)
+    python cli.py fit --model dcgan --data mnist --data.root data --print_config
+    python cli.py sample --ckpt_path runs/.../checkpoints/last.ckpt --num_samples 64
+    python cli.py models                                   # the zoo, one line each
+
+``fit``/``validate``/``test``/``predict`` are LightningCLI subcommands over the model and datamodule
+chosen by short name; a recipe ``configs/<model>/<data>.yaml`` is applied as the default config when
+it exists (explicit ``--config`` files and flags override it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from pytorch_lightning.cli import LightningCLI
+
+from zoo.errors import ZooError
+
+ROOT = Path(__file__).resolve().parent
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [options]
+       python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR]
+       python cli.py models
+
+Add --help after a model (python cli.py fit --model dcgan --help) for every option,
+or --print_config to see the full configuration that would run."""
+
+
+def quiet_known_warnings() -> None:
+    """Silences warnings that are expected here and say nothing to a user."""
+    # the CLI passes a rewritten argv (short names resolved) while sys.argv keeps the original
+    # for DDP worker processes, which Lightning relaunches from sys.argv
+    warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
+    warnings.filterwarnings("ignore", message=".*The anonymous setting has no effect.*")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    quiet_known_warnings()
+    try:
+        if not argv or argv[0] in ("-h", "--help"):
+            print(USAGE)
+            return 0
+        if argv[0] == "models":
+            return list_models()
+        if argv[0] == "sample":
+            return sample_command(argv[1:])
+        if argv[0] not in LIGHTNING_SUBCOMMANDS:
+            raise ZooError(f"unknown command '{argv[0]}'; choose one of: {', '.join((*LIGHTNING_SUBCOMMANDS, 'sample', 'models'))}")
+        run_lightning(argv)
+        return 0
+    except ZooError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+def list_models() -> int:
+    import zoo
+
+    for name in zoo.MODELS:
+        cls = zoo.get_model(name)
+        print(f"{name:<12} {zoo.summary(cls)}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- training
+
+
+def pop_choice(argv: list[str], flag: str) -> str | None:
+    """Removes ``--flag NAME`` / ``--flag=NAME`` from argv and returns NAME (None if absent)."""
+    for i, arg in enumerate(argv):
+        if arg == flag:
+            if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+                raise ZooError(f"{flag} needs a name")
+            value = argv[i + 1]
+            del argv[i : i + 2]
+            return value
+        if arg.startswith(flag + "="):
+            del argv[i]
+            return arg.split("=", 1)[1]
+    return None
+
+
+def resolve_class(name: str, registry_lookup) -> type:
+    """A short registry name, or a full ``package.module.Class`` path for classes outside the zoo."""
+    if "." in name:
+        import importlib
+
+        module, _, cls = name.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module), cls)
+        except (ImportError, AttributeError) as err:
+            raise ZooError(f"cannot import {name}: {err}") from err
+    return registry_lookup(name)
+
+
+def init_parameters(cls: type) -> set[str]:
+    """Constructor parameter names of ``cls`` and of the ancestors its ``**kwargs`` forward to."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        names |= {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL) and p != "self"}
+        if not any(v.kind == v.VAR_KEYWORD for v in params.values()):
+            break
+    return names
+
+
+def run_lightning(argv: list[str]) -> None:
+    import zoo
+    from datamodules import data_name, get_datamodule
+
+    model_arg = pop_choice(argv, "--model")
+    if model_arg is None:
+        raise ZooError(f"choose a model with --model NAME; the zoo has: {', '.join(zoo.MODELS)}")
+    model_cls = resolve_class(model_arg, zoo.get_model)
+    data_cls = resolve_class(pop_choice(argv, "--data") or model_cls.default_data, get_datamodule)
+    model_key = zoo.model_name(model_cls) or model_cls.__name__.lower()
+    data_key = data_name(data_cls) or data_cls.__name__.lower()
+    check_compatible(model_cls, data_cls, model_key, data_key)
+
+    recipe = ROOT / "configs" / model_key / f"{data_key}.yaml"
+    parser_kwargs = {}
+    if recipe.is_file():
+        parser_kwargs = {sub: {"default_config_files": [str(recipe)]} for sub in LIGHTNING_SUBCOMMANDS}
+        if not any(a in ("--print_config", "-h", "--help") or a.startswith("--print_config=") for a in argv):
+            print(f"recipe: {recipe.relative_to(ROOT)}", file=sys.stderr)
+    ZooCLI(
+        model_cls,
+        data_cls,
+        run_name=f"{model_key}-{data_key}",
+        args=argv,
+        parser_kwargs=parser_kwargs,
+        save_config_kwargs={"overwrite": True},
+        auto_configure_optimizers=False,
+        seed_everything_default=0,
+        trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 50},
+    )
+
+
+def check_compatible(model_cls: type, data_cls: type, model_key: str, data_key: str) -> None:
+    """Image models need image data: say so instead of failing deep inside a network constructor."""
+    wants_images = "resolution" in init_parameters(model_cls)
+    has_images = getattr(data_cls, "resolution", None) is not None or "resolution" in init_parameters(data_cls)
+    if wants_images and not has_images:
+        raise ZooError(f"--model {model_key} generates images, but --data {data_key} has no images; pick an image dataset")
+
+
+def needs_ddp(devices, num_nodes: int, accelerator: str) -> bool:
+    """True when the trainer will run more than one process."""
+    if num_nodes and int(num_nodes) > 1:
+        return True
+    if isinstance(devices, (list, tuple)):
+        return len(devices) > 1
+    if isinstance(devices, str) and "," in devices:
+        return len([d for d in devices.split(",") if d.strip()]) > 1
+    if devices in ("auto", -1, "-1"):
+        import torch
+
+        return accelerator in ("auto", "gpu", "cuda") and torch.cuda.device_count() > 1
+    return int(devices) > 1
+
+
+def wandb_logged_in() -> bool:
+    """An API key in the environment or in the netrc entry of the W&B host."""
+    import netrc
+    from urllib.parse import urlparse
+
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def make_run_dir(run_name: str) -> Path:
+    """``runs/<model>-<data>/<timestamp>``; DDP worker processes reuse the folder of rank 0."""
+    if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get("GAN_ZOO_RUN_DIR"):
+        return Path(os.environ["GAN_ZOO_RUN_DIR"])
+    base = Path("runs") / run_name / time.strftime("%Y%m%d-%H%M%S")
+    run_dir, i = base, 1
+    while run_dir.exists():
+        run_dir, i = Path(f"{base}-{i}"), i + 1
+    os.environ["GAN_ZOO_RUN_DIR"] = str(run_dir)
+    return run_dir
+
+
+class ZooCLI(LightningCLI):
+    """LightningCLI with the zoo's callbacks as option groups, data->model links, a run folder per run,
+    W&B logging by default, atomic checkpoints and a DDP strategy that suits alternating updates."""
+
+    def __init__(self, model_cls: type, data_cls: type, run_name: str, **kwargs):
+        self.run_name = run_name
+        self.run_dir: Path | None = None
+        super().__init__(model_cls, data_cls, **kwargs)
+
+    def add_arguments_to_parser(self, parser) -> None:
+        from pytorch_lightning.callbacks import ModelCheckpoint
+
+        from callbacks import NonFiniteGuard, SampleGrid
+
+        parser.add_argument("--run_dir", type=str | None, default=None, help="run folder (default: runs/<model>-<data>/<time>)")
+        parser.add_lightning_class_args(SampleGrid, "samples")
+        parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": -1,
+                "checkpoint.every_n_train_steps": 5000,
+                "checkpoint.filename": "{step:08d}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        model_params = init_parameters(self.model_class)
+        links = ["resolution", "channels", "sample_shape"]
+        if getattr(self.model_class, "conditional", False):
+            links.append("num_classes")
+        for name in links:
+            if name in model_params and hasattr(self.datamodule_class, name):
+                parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        ckpt_path = config.get("ckpt_path")
+        if config.run_dir:
+            self.run_dir = Path(config.run_dir)
+        elif ckpt_path and Path(ckpt_path).parent.name == "checkpoints":
+            self.run_dir = Path(ckpt_path).parent.parent  # resuming: keep writing into the same run folder
+            os.environ["GAN_ZOO_RUN_DIR"] = str(self.run_dir)
+        else:
+            self.run_dir = make_run_dir(self.run_name)
+        trainer = config.trainer
+        trainer.default_root_dir = str(self.run_dir)
+        if config.checkpoint.dirpath is None:
+            config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
+        if trainer.strategy == "auto" and needs_ddp(trainer.devices, trainer.num_nodes, trainer.accelerator):
+            # D-only and G-only backward passes leave half the parameters without gradients
+            trainer.strategy = "ddp_find_unused_parameters_true"
+
+    def instantiate_trainer(self, **kwargs):
+        from callbacks import AtomicCheckpointIO
+
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if trainer_config.get("logger") in (None, True):
+            kwargs["logger"] = self.make_wandb_logger()
+        plugins = trainer_config.get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        return super().instantiate_trainer(**kwargs)
+
+    def make_wandb_logger(self):
+        from pytorch_lightning.loggers import WandbLogger
+
+        mode = os.environ.get("WANDB_MODE")
+        offline = mode in ("offline", "dryrun") or (mode is None and not wandb_logged_in())
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if offline and os.environ.get("LOCAL_RANK", "0") == "0":
+            print(
+                f"W&B: not logged in, logging offline into {self.run_dir}/wandb. Upload later with "
+                f"`wandb sync {self.run_dir}/wandb/offline-run-*`, or run `wandb login` first.",
+                file=sys.stderr,
+            )
+        return WandbLogger(
+            project=os.environ.get("WANDB_PROJECT", "gan-zoo"),
+            name=f"{self.run_name}/{self.run_dir.name}",
+            save_dir=str(self.run_dir),
+            offline=offline,
+        )
+
+
+# ------------------------------------------------------------------------------------------ sample
+
+
+def sample_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python cli.py sample", description="Turn a checkpoint into PNG samples.")
+    parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `cli.py fit`")
+    parser.add_argument("--model", default=None, help="expected model name (default: the one stored in the checkpoint)")
+    parser.add_argument("--num_samples", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0, help="latent seed: the same seed gives the same images")
+    parser.add_argument("--truncation", type=float, default=None, help="resample |z| above this (truncation trick)")
+    parser.add_argument("--out_dir", default=None, help="default: <run>/samples/<checkpoint>-seed<seed>")
+    parser.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True, help="write grid.png")
+    parser.add_argument("--individual", action=argparse.BooleanOptionalAction, default=False, help="one PNG per sample")
+    parser.add_argument("--nrow", type=int, default=None, help="images per grid row")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
+    args = parser.parse_args(argv)
+
+    import torch
+    from torchvision.utils import save_image
+
+    from callbacks import read_checkpoint
+    from callbacks.samples import sample_picture
+    from zoo import get_model
+
+    if args.num_samples < 1:
+        raise ZooError("--num_samples must be >= 1")
+    checkpoint = read_checkpoint(args.ckpt_path)
+    stored = checkpoint.get("zoo_model")
+    if stored is None:
+        raise ZooError(f"{args.ckpt_path} was not written by GAN Zoo (no zoo_model entry)")
+    if args.model and args.model != stored:
+        raise ZooError(f"{args.ckpt_path} holds a '{stored}' model, not '{args.model}'")
+    model = get_model(stored)(**checkpoint["hyper_parameters"])
+    model.load_state_dict(checkpoint["state_dict"])
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    model.to(device)
+    samples = model.sample(args.num_samples, truncation=args.truncation, seed=args.seed).cpu()
+
+    ckpt = Path(args.ckpt_path)
+    run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+    out_dir = Path(args.out_dir) if args.out_dir else run_dir / "samples" / f"{ckpt.stem}-seed{args.seed}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.grid:
+        save_image(sample_picture(samples, args.nrow), out_dir / "grid.png")
+    if args.individual:
+        if samples.dim() != 4:
+            raise ZooError("--individual writes one PNG per image; this model generates points, use the grid")
+        for i, image in enumerate(samples):
+            save_image(image.float(), out_dir / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
+    print(f"{args.num_samples} samples of {stored} at {model.images_seen / 1000:.1f} kimg -> {out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Shared fixtures. Tests run offline on a 2-core CPU: W&B is disabled unless a test opts in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Runs ``python cli.py ARGS`` in ``cwd`` as a user would, returning the finished process."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def tiny_dcgan_args() -> list[str]:
+    """A DCGAN on 16 px digits small enough to train a few iterations in a second or two."""
+    return [
+        "--model", "dcgan", "--data", "digits",
+        "--data.resolution", "16", "--data.batch_size", "32",
+        "--model.ngf", "8", "--model.ndf", "8",
+        "--trainer.accelerator", "cpu", "--trainer.enable_model_summary", "false",
+    ]  # fmt: skip

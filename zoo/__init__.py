@@ -1,0 +1,25 @@
+"""The model zoo: short names (``--model dcgan``) mapped to GANModule classes."""
+
+from __future__ import annotations
+
+from zoo.registry import name_of, resolve
+
+#: short name -> "module:Class"
+MODELS = {
+    "gan": "zoo.gan:GAN",
+    "dcgan": "zoo.dcgan:DCGAN",
+}
+
+
+def get_model(name: str) -> type:
+    """The GANModule class registered as ``name``; an unknown name lists the valid ones."""
+    return resolve(MODELS, name, "model", hint=" (see: python cli.py models)")
+
+
+def model_name(cls: type) -> str | None:
+    return name_of(MODELS, cls)
+
+
+def summary(cls: type) -> str:
+    """The first line of a class docstring: the one-line description shown by ``cli.py models``."""
+    return (cls.__doc__ or "").strip().splitlines()[0]

@@ -1,0 +1,284 @@
+"""``GANModule``: the manual-optimization loop every zoo entry shares.
+
+One training iteration consumes one real batch (per rank) and does:
+
+1. one discriminator update on that batch against fresh fakes, and
+2. every ``d_steps``-th iteration, one generator update that reuses those fakes (one G forward per
+   iteration, as the reference DCGAN loop does), so ``d_steps=5`` is WGAN's n_critic.
+
+Schedules are measured in ``images_seen`` (real images shown to D, summed over ranks; kimg = 1000),
+not in ``trainer.global_step``: under manual optimization Lightning counts every ``optimizer.step()``,
+so one D+G iteration is 2 "steps" (d_steps=1) and ``--trainer.max_steps`` is in those units.
+
+Latents are drawn from a generator reseeded every iteration from (seed, global rank, iteration),
+so ranks never share noise and a resumed run draws exactly the noise the uninterrupted run would.
+
+Entries build ``self.generator`` and ``self.discriminator`` after ``super().__init__`` and override
+``discriminator_loss`` / ``generator_loss`` only where their paper differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from zoo.errors import ZooError
+from zoo.objectives import make_objective
+
+OPTIMIZERS = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "sgd": torch.optim.SGD,
+}
+
+
+def make_optimizer(name: str, params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float]):
+    """Builds an optimizer by name; ``betas`` applies to the Adam family only."""
+    if name not in OPTIMIZERS:
+        raise ZooError(f"unknown optimizer '{name}'; choose one of: {', '.join(OPTIMIZERS)}")
+    kwargs = {"betas": tuple(betas)} if name in ("adam", "adamw") else {}
+    return OPTIMIZERS[name](params, lr=lr, **kwargs)
+
+
+def iteration_seed(seed: int, rank: int, iteration: int) -> int:
+    """A 63-bit seed unique to (seed, rank, iteration): the latent noise of one training iteration."""
+    digest = hashlib.blake2b(f"{seed}:{rank}:{iteration}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+class GANModule(pl.LightningModule):
+    """Shared GAN training loop and the model contract of DESIGN.md.
+
+    Contract: ``generator``, ``discriminator``, ``latent_dim``, ``num_classes``, ``sample_latent``,
+    ``forward(z, y)``, ``sample(n, y, truncation, seed)`` and ``images_seen``.
+    """
+
+    #: datamodule used when ``--data`` is not given on the command line
+    default_data = "digits"
+
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        num_classes: int | None = None,
+        objective: str = "non_saturating",
+        d_steps: int = 1,
+        optimizer: str = "adam",
+        g_lr: float = 2e-4,
+        d_lr: float = 2e-4,
+        g_betas: tuple[float, float] = (0.5, 0.999),
+        d_betas: tuple[float, float] = (0.5, 0.999),
+        grad_clip_norm: float | None = None,
+        lr_decay_kimg: tuple[float, float] | None = None,
+        seed: int | None = None,
+    ):
+        """
+        Args:
+            latent_dim: size of the latent vector z.
+            num_classes: number of classes for conditional entries (None: unconditional).
+            objective: adversarial loss, a name registered in zoo/objectives.py.
+            d_steps: discriminator updates per generator update (n_critic).
+            optimizer: adam, adamw, rmsprop or sgd, for both networks.
+            g_lr: generator learning rate.
+            d_lr: discriminator learning rate (differs from g_lr for TTUR).
+            g_betas: Adam betas of the generator.
+            d_betas: Adam betas of the discriminator.
+            grad_clip_norm: clip each network's gradient norm to this value (None: no clipping).
+            lr_decay_kimg: (start, end): both learning rates decay linearly to 0 between these many
+                thousand real images (as CycleGAN's second half of training); None: constant.
+            seed: base seed of the latent noise (None: the run's seed_everything value).
+        """
+        super().__init__()
+        if d_steps < 1:
+            raise ZooError(f"d_steps must be >= 1, got {d_steps}")
+        if lr_decay_kimg is not None and not 0 <= lr_decay_kimg[0] < lr_decay_kimg[1]:
+            raise ZooError(f"lr_decay_kimg must be (start, end) with 0 <= start < end, got {lr_decay_kimg}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.objective = make_objective(objective)
+        self.images_seen = 0
+        self.iterations = 0
+        self.generator_ema: nn.Module | None = None
+        self._latent_rng: torch.Generator | None = None
+        # first iteration whose losses were not finite (-1: none); written on device, read by NonFiniteGuard
+        self.register_buffer("nonfinite_iteration", torch.tensor(-1, dtype=torch.long), persistent=False)
+
+    # ----------------------------------------------------------------------------------- contract
+
+    def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> Tensor:
+        """n latent vectors from N(0, I). ``truncation`` resamples every |z_i| > truncation (BigGAN
+        Sec. 3.1's truncation trick). Without ``generator`` the training noise stream is used."""
+        rng = generator if generator is not None else self._latent_rng
+        device = rng.device if rng is not None else self.device
+        z = torch.randn(n, self.latent_dim, generator=rng, device=device)
+        if truncation is not None:
+            if truncation <= 0:
+                raise ZooError(f"truncation must be > 0, got {truncation}")
+            while (outside := z.abs() > truncation).any():
+                z = torch.where(outside, torch.randn(z.shape, generator=rng, device=device), z)
+        return z.to(self.device)
+
+    def sample_labels(self, n: int, generator: torch.Generator | None = None) -> Tensor | None:
+        """Uniform class labels for conditional entries; None for unconditional ones."""
+        if self.num_classes is None:
+            return None
+        rng = generator if generator is not None else self._latent_rng
+        device = rng.device if rng is not None else self.device
+        return torch.randint(self.num_classes, (n,), generator=rng, device=device).to(self.device)
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Images from the training generator."""
+        return self.generate(self.generator, z, y)
+
+    @torch.no_grad()
+    def sample(self, n: int, y: Tensor | None = None, truncation: float | None = None, seed: int | None = None) -> Tensor:
+        """n samples in eval mode from the EMA generator when one exists, else the training generator.
+        With ``seed`` the result is the same on every device and at every point of training."""
+        rng = torch.Generator().manual_seed(seed) if seed is not None else None
+        if rng is None and self._latent_rng is None:
+            rng = torch.Generator().manual_seed(0)
+        z = self.sample_latent(n, generator=rng, truncation=truncation)
+        if y is None:
+            y = self.sample_labels(n, generator=rng)
+        net = self.generator_ema if self.generator_ema is not None else self.generator
+        with eval_mode(net):
+            return self.generate(net, z, y)
+
+    def generate(self, net: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
+        """Runs a generator network; conditional entries receive the labels as a second argument."""
+        return net(z) if y is None else net(z, y)
+
+    def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """Discriminator outputs, one per sample."""
+        return self.discriminator(x) if y is None else self.discriminator(x, y)
+
+    # ------------------------------------------------------------------------------ the game
+
+    def discriminator_loss(self, real: Tensor, y_real: Tensor | None, fake: Tensor, y_fake: Tensor | None):
+        """The loss D minimizes and the values to log. Entries add penalties here."""
+        real_out = self.discriminate(real, y_real)
+        fake_out = self.discriminate(fake, y_fake)
+        loss = self.objective.d_loss(real_out, fake_out)
+        return loss, {"loss/d": loss, "d/real": real_out.mean(), "d/fake": fake_out.mean()}
+
+    def generator_loss(self, fake: Tensor, y_fake: Tensor | None, real: Tensor, y_real: Tensor | None):
+        """The loss G minimizes and the values to log."""
+        real_out = self.discriminate(real, y_real) if self.objective.g_needs_real else None
+        loss = self.objective.g_loss(self.discriminate(fake, y_fake), real_out)
+        return loss, {"loss/g": loss}
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        real, y_real = split_batch(batch)
+        if self.num_classes is None:
+            y_real = None
+        n = real.shape[0]
+        d_opt, g_opt = self.optimizers()
+        if self.hparams.lr_decay_kimg is not None:
+            self._apply_lr_decay(d_opt, g_opt)
+        generator_turn = (self.iterations + 1) % self.hparams.d_steps == 0
+
+        self._latent_rng.manual_seed(iteration_seed(self._seed, self.global_rank, self.iterations))
+        z, y_fake = self.sample_latent(n), self.sample_labels(n)
+        with torch.set_grad_enabled(generator_turn):
+            fake = self.generate(self.generator, z, y_fake)
+
+        with self.toggled_optimizer(d_opt):
+            d_loss, logs = self.discriminator_loss(real, y_real, fake.detach(), y_fake)
+            d_opt.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            d_opt.step()
+        losses = [d_loss]
+
+        if generator_turn:
+            with self.toggled_optimizer(g_opt):
+                g_loss, g_logs = self.generator_loss(fake, y_fake, real, y_real)
+                g_opt.zero_grad(set_to_none=True)
+                self.manual_backward(g_loss)
+                g_opt.step()
+            logs.update(g_logs)
+            losses.append(g_loss)
+
+        self._record_nonfinite(losses)
+        self.iterations += 1
+        self.images_seen += n * self.trainer.world_size
+        if self.trainer._logger_connector.should_update_logs:  # log on Lightning's cadence: no per-step sync
+            logs = {k: v.detach() for k, v in logs.items()}
+            on_bar = {k: logs.pop(k) for k in ("loss/d", "loss/g") if k in logs}
+            self.log_dict({**on_bar, "kimg": self.images_seen / 1000}, prog_bar=True, batch_size=n)
+            self.log_dict(logs, batch_size=n)
+
+    def _record_nonfinite(self, losses: list[Tensor]) -> None:
+        """Remembers the first iteration with a NaN/Inf loss, on device (no host sync)."""
+        bad = torch.stack([~torch.isfinite(loss.detach()) for loss in losses]).any()
+        first = self.nonfinite_iteration
+        first.copy_(torch.where(bad & (first < 0), self.iterations, first))
+
+    # --------------------------------------------------------------------------- optimization
+
+    def configure_optimizers(self):
+        h = self.hparams
+        d_opt = make_optimizer(h.optimizer, self.discriminator.parameters(), h.d_lr, h.d_betas)
+        g_opt = make_optimizer(h.optimizer, self.generator.parameters(), h.g_lr, h.g_betas)
+        return [d_opt, g_opt]
+
+    def lr_factor(self) -> float:
+        """Multiplier of the base learning rates at the current ``images_seen`` (linear decay)."""
+        if self.hparams.lr_decay_kimg is None:
+            return 1.0
+        start, end = self.hparams.lr_decay_kimg
+        return min(1.0, max(0.0, (end - self.images_seen / 1000) / (end - start)))
+
+    def _apply_lr_decay(self, d_opt, g_opt) -> None:
+        factor = self.lr_factor()
+        for opt, lr in ((d_opt, self.hparams.d_lr), (g_opt, self.hparams.g_lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr * factor
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.hparams.grad_clip_norm is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip_norm, gradient_clip_algorithm="norm")
+
+    def on_fit_start(self) -> None:
+        self._seed = self.hparams.seed if self.hparams.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
+        self._latent_rng = torch.Generator(device=self.device)
+
+    # ---------------------------------------------------------------------------- persistence
+
+    def get_extra_state(self) -> dict:
+        """Training progress stored inside ``state_dict`` (so checkpoints carry the schedule unit)."""
+        return {"images_seen": self.images_seen, "iterations": self.iterations}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.images_seen = int(state["images_seen"])
+        self.iterations = int(state["iterations"])
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        from zoo import model_name
+
+        checkpoint["zoo_model"] = model_name(type(self))
+
+
+def split_batch(batch) -> tuple[Tensor, Tensor | None]:
+    """(images, labels) from a datamodule batch that is either ``images`` or ``(images, labels)``."""
+    if isinstance(batch, (list, tuple)):
+        return batch[0], (batch[1] if len(batch) > 1 else None)
+    return batch, None
+
+
+@contextlib.contextmanager
+def eval_mode(net: nn.Module):
+    """Puts ``net`` in eval mode for the block and restores its previous mode afterwards."""
+    was_training = net.training
+    net.eval()
+    try:
+        yield net
+    finally:
+        net.train(was_training)

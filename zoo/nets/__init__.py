@@ -1,0 +1,1 @@
+"""Reusable generator and discriminator architectures."""
