@@ -42,6 +42,10 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
     warnings.filterwarnings("ignore", message=".*The anonymous setting has no effect.*")
+    # checkpoints after the optimizer step are exactly what a resume needs
+    warnings.filterwarnings("ignore", message=".*Using ModelCheckpoint with manual optimization.*")
+    # our sampler resumes mid-epoch from the model's iteration counter (datamodules/sampler.py)
+    warnings.filterwarnings("ignore", message=".*your dataloader is not resumable.*")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +98,16 @@ def pop_choice(argv: list[str], flag: str) -> str | None:
     return None
 
 
+def option_value(argv: list[str], flag: str) -> str | None:
+    """The value of ``--flag VALUE`` / ``--flag=VALUE`` in argv, left in place (None if absent)."""
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def resolve_class(name: str, registry_lookup) -> type:
     """A short registry name, or a full ``package.module.Class`` path for classes outside the zoo."""
     if "." in name:
@@ -132,6 +146,10 @@ def run_lightning(argv: list[str]) -> None:
     model_key = zoo.model_name(model_cls) or model_cls.__name__.lower()
     data_key = data_name(data_cls) or data_cls.__name__.lower()
     check_compatible(model_cls, data_cls, model_key, data_key)
+    if ckpt_path := option_value(argv, "--ckpt_path"):
+        from callbacks import read_checkpoint
+
+        read_checkpoint(ckpt_path)  # LightningCLI opens it first: name a bad file before it does
 
     recipe = ROOT / "configs" / model_key / f"{data_key}.yaml"
     parser_kwargs = {}
@@ -226,6 +244,7 @@ class ZooCLI(LightningCLI):
                 "checkpoint.every_n_train_steps": 5000,
                 "checkpoint.filename": "{step:08d}",
                 "checkpoint.auto_insert_metric_name": False,
+                "checkpoint.enable_version_counter": False,  # resuming overwrites last.ckpt
             }
         )
         model_params = init_parameters(self.model_class)
@@ -305,20 +324,12 @@ def sample_command(argv: list[str]) -> int:
     import torch
     from torchvision.utils import save_image
 
-    from callbacks import read_checkpoint
+    from callbacks import load_gan
     from callbacks.samples import sample_picture
-    from zoo import get_model
 
     if args.num_samples < 1:
         raise ZooError("--num_samples must be >= 1")
-    checkpoint = read_checkpoint(args.ckpt_path)
-    stored = checkpoint.get("zoo_model")
-    if stored is None:
-        raise ZooError(f"{args.ckpt_path} was not written by GAN Zoo (no zoo_model entry)")
-    if args.model and args.model != stored:
-        raise ZooError(f"{args.ckpt_path} holds a '{stored}' model, not '{args.model}'")
-    model = get_model(stored)(**checkpoint["hyper_parameters"])
-    model.load_state_dict(checkpoint["state_dict"])
+    model = load_gan(args.ckpt_path, expected_model=args.model)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     model.to(device)
     samples = model.sample(args.num_samples, truncation=args.truncation, seed=args.seed).cpu()
@@ -334,7 +345,7 @@ def sample_command(argv: list[str]) -> int:
             raise ZooError("--individual writes one PNG per image; this model generates points, use the grid")
         for i, image in enumerate(samples):
             save_image(image.float(), out_dir / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
-    print(f"{args.num_samples} samples of {stored} at {model.images_seen / 1000:.1f} kimg -> {out_dir}")
+    print(f"{args.num_samples} samples of {type(model).__name__} at {model.images_seen / 1000:.1f} kimg -> {out_dir}")
     return 0
 
 

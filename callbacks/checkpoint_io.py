@@ -56,3 +56,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if "://" in str(path):
             return super().load_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)
         return read_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)
+
+
+def load_gan(path: str | os.PathLike, expected_model: str | None = None):
+    """Rebuilds the GAN stored in a GAN Zoo checkpoint (its registered class, its hyperparameters,
+    its weights and training progress) without unpickling any code."""
+    from zoo import get_model
+
+    checkpoint = read_checkpoint(path)
+    stored = checkpoint.get("zoo_model")
+    if stored is None:
+        raise ZooError(f"{path} was not written by GAN Zoo (it has no zoo_model entry)")
+    if expected_model and expected_model != stored:
+        raise ZooError(f"{path} holds a '{stored}' model, not '{expected_model}'")
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}  # drop CLI bookkeeping
+    model = get_model(stored)(**hparams)
+    model.load_state_dict(checkpoint["state_dict"])
+    return model

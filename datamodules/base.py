@@ -60,7 +60,7 @@ class ZooDataModule(pl.LightningDataModule):
                 f"{world} device(s); lower --data.batch_size"
             )
         seed = self.seed if self.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
-        sampler = ResumableShuffleSampler(len(self.dataset), self.batch_size, seed, rank, world, self._batches_done)
+        sampler = ResumableShuffleSampler(len(self.dataset), self.batch_size, seed, rank, world, self._batches_consumed)
         return DataLoader(
             self.dataset,
             batch_size=self.batch_size,
@@ -71,13 +71,12 @@ class ZooDataModule(pl.LightningDataModule):
             pin_memory=torch.cuda.is_available(),
         )
 
-    def _batches_done(self) -> int:
-        """Batches of the current epoch already trained on: nonzero only when resuming mid-epoch,
-        read from Lightning's restored loop progress when the epoch's iterator starts."""
+    def _batches_consumed(self) -> int:
+        """Batches this rank has trained on so far: the GAN's iteration counter (0 outside fit)."""
         trainer = self.trainer
         if trainer is None or not trainer.training:
             return 0
-        return trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        return int(getattr(trainer.lightning_module, "iterations", 0))
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if isinstance(batch, (list, tuple)):
