@@ -14,14 +14,9 @@ it exists (explicit ``--config`` files and flags override it).
 from __future__ import annotations
 
 import argparse
-import inspect
-import os
 import sys
-import time
 import warnings
 from pathlib import Path
-
-from pytorch_lightning.cli import LightningCLI
 
 from zoo.errors import ZooError
 
@@ -60,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         if argv[0] == "sample":
             return sample_command(argv[1:])
         if argv[0] not in LIGHTNING_SUBCOMMANDS:
-            raise ZooError(f"unknown command '{argv[0]}'; choose one of: {', '.join((*LIGHTNING_SUBCOMMANDS, 'sample', 'models'))}")
+            raise ZooError(
+                f"unknown command '{argv[0]}'; choose one of: {', '.join((*LIGHTNING_SUBCOMMANDS, 'sample', 'models'))}"
+            )
         run_lightning(argv)
         return 0
     except ZooError as err:
@@ -83,29 +80,32 @@ def list_models() -> int:
 # ----------------------------------------------------------------------------------------- training
 
 
-def pop_choice(argv: list[str], flag: str) -> str | None:
-    """Removes ``--flag NAME`` / ``--flag=NAME`` from argv and returns NAME (None if absent)."""
+def find_option(argv: list[str], flag: str) -> tuple[int, int, str] | None:
+    """(position, number of tokens, value) of ``--flag VALUE`` or ``--flag=VALUE`` in argv."""
     for i, arg in enumerate(argv):
         if arg == flag:
             if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
-                raise ZooError(f"{flag} needs a name")
-            value = argv[i + 1]
-            del argv[i : i + 2]
-            return value
+                raise ZooError(f"{flag} needs a value")
+            return i, 2, argv[i + 1]
         if arg.startswith(flag + "="):
-            del argv[i]
-            return arg.split("=", 1)[1]
+            return i, 1, arg.split("=", 1)[1]
     return None
 
 
 def option_value(argv: list[str], flag: str) -> str | None:
-    """The value of ``--flag VALUE`` / ``--flag=VALUE`` in argv, left in place (None if absent)."""
-    for i, arg in enumerate(argv):
-        if arg == flag and i + 1 < len(argv):
-            return argv[i + 1]
-        if arg.startswith(flag + "="):
-            return arg.split("=", 1)[1]
-    return None
+    """The value of ``flag`` in argv, left in place (None if absent)."""
+    found = find_option(argv, flag)
+    return found[2] if found else None
+
+
+def pop_option(argv: list[str], flag: str) -> str | None:
+    """Removes ``flag`` and its value from argv and returns the value (None if absent)."""
+    found = find_option(argv, flag)
+    if found is None:
+        return None
+    i, n, value = found
+    del argv[i : i + n]
+    return value
 
 
 def resolve_class(name: str, registry_lookup) -> type:
@@ -121,28 +121,19 @@ def resolve_class(name: str, registry_lookup) -> type:
     return registry_lookup(name)
 
 
-def init_parameters(cls: type) -> set[str]:
-    """Constructor parameter names of ``cls`` and of the ancestors its ``**kwargs`` forward to."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        params = inspect.signature(klass.__init__).parameters
-        names |= {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL) and p != "self"}
-        if not any(v.kind == v.VAR_KEYWORD for v in params.values()):
-            break
-    return names
-
-
 def run_lightning(argv: list[str]) -> None:
     import zoo
-    from datamodules import data_name, get_datamodule
+    from datamodules import DATAMODULES, data_name, get_datamodule
 
-    model_arg = pop_choice(argv, "--model")
+    model_arg, data_arg = pop_option(argv, "--model"), pop_option(argv, "--data")
     if model_arg is None:
         raise ZooError(f"choose a model with --model NAME; the zoo has: {', '.join(zoo.MODELS)}")
+    # unknown short names fail here, before anything heavy is imported
+    for name, registry, lookup in ((model_arg, zoo.MODELS, zoo.get_model), (data_arg, DATAMODULES, get_datamodule)):
+        if name and "." not in name and name not in registry:
+            lookup(name)
     model_cls = resolve_class(model_arg, zoo.get_model)
-    data_cls = resolve_class(pop_choice(argv, "--data") or model_cls.default_data, get_datamodule)
+    data_cls = resolve_class(data_arg or model_cls.default_data, get_datamodule)
     model_key = zoo.model_name(model_cls) or model_cls.__name__.lower()
     data_key = data_name(data_cls) or data_cls.__name__.lower()
     check_compatible(model_cls, data_cls, model_key, data_key)
@@ -157,6 +148,8 @@ def run_lightning(argv: list[str]) -> None:
         parser_kwargs = {sub: {"default_config_files": [str(recipe)]} for sub in LIGHTNING_SUBCOMMANDS}
         if not any(a in ("--print_config", "-h", "--help") or a.startswith("--print_config=") for a in argv):
             print(f"recipe: {recipe.relative_to(ROOT)}", file=sys.stderr)
+    from zoo.lightning_cli import ZooCLI
+
     ZooCLI(
         model_cls,
         data_cls,
@@ -172,135 +165,13 @@ def run_lightning(argv: list[str]) -> None:
 
 def check_compatible(model_cls: type, data_cls: type, model_key: str, data_key: str) -> None:
     """Image models need image data: say so instead of failing deep inside a network constructor."""
+    from zoo.registry import init_parameters
+
     wants_images = "resolution" in init_parameters(model_cls)
     has_images = getattr(data_cls, "resolution", None) is not None or "resolution" in init_parameters(data_cls)
     if wants_images and not has_images:
-        raise ZooError(f"--model {model_key} generates images, but --data {data_key} has no images; pick an image dataset")
-
-
-def needs_ddp(devices, num_nodes: int, accelerator: str) -> bool:
-    """True when the trainer will run more than one process."""
-    if num_nodes and int(num_nodes) > 1:
-        return True
-    if isinstance(devices, (list, tuple)):
-        return len(devices) > 1
-    if isinstance(devices, str) and "," in devices:
-        return len([d for d in devices.split(",") if d.strip()]) > 1
-    if devices in ("auto", -1, "-1"):
-        import torch
-
-        return accelerator in ("auto", "gpu", "cuda") and torch.cuda.device_count() > 1
-    return int(devices) > 1
-
-
-def wandb_logged_in() -> bool:
-    """An API key in the environment or in the netrc entry of the W&B host."""
-    import netrc
-    from urllib.parse import urlparse
-
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
-    try:
-        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
-    except (FileNotFoundError, netrc.NetrcParseError, OSError):
-        return False
-
-
-def make_run_dir(run_name: str) -> Path:
-    """``runs/<model>-<data>/<timestamp>``; DDP worker processes reuse the folder of rank 0."""
-    if os.environ.get("LOCAL_RANK", "0") != "0" and os.environ.get("GAN_ZOO_RUN_DIR"):
-        return Path(os.environ["GAN_ZOO_RUN_DIR"])
-    base = Path("runs") / run_name / time.strftime("%Y%m%d-%H%M%S")
-    run_dir, i = base, 1
-    while run_dir.exists():
-        run_dir, i = Path(f"{base}-{i}"), i + 1
-    os.environ["GAN_ZOO_RUN_DIR"] = str(run_dir)
-    return run_dir
-
-
-class ZooCLI(LightningCLI):
-    """LightningCLI with the zoo's callbacks as option groups, data->model links, a run folder per run,
-    W&B logging by default, atomic checkpoints and a DDP strategy that suits alternating updates."""
-
-    def __init__(self, model_cls: type, data_cls: type, run_name: str, **kwargs):
-        self.run_name = run_name
-        self.run_dir: Path | None = None
-        super().__init__(model_cls, data_cls, **kwargs)
-
-    def add_arguments_to_parser(self, parser) -> None:
-        from pytorch_lightning.callbacks import ModelCheckpoint
-
-        from callbacks import NonFiniteGuard, SampleGrid
-
-        parser.add_argument("--run_dir", type=str | None, default=None, help="run folder (default: runs/<model>-<data>/<time>)")
-        parser.add_lightning_class_args(SampleGrid, "samples")
-        parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults(
-            {
-                "checkpoint.save_last": True,
-                "checkpoint.save_top_k": -1,
-                "checkpoint.every_n_train_steps": 5000,
-                "checkpoint.filename": "{step:08d}",
-                "checkpoint.auto_insert_metric_name": False,
-                "checkpoint.enable_version_counter": False,  # resuming overwrites last.ckpt
-            }
-        )
-        model_params = init_parameters(self.model_class)
-        links = ["resolution", "channels", "sample_shape"]
-        if getattr(self.model_class, "conditional", False):
-            links.append("num_classes")
-        for name in links:
-            if name in model_params and hasattr(self.datamodule_class, name):
-                parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
-
-    def before_instantiate_classes(self) -> None:
-        config = self.config[self.subcommand] if self.subcommand else self.config
-        ckpt_path = config.get("ckpt_path")
-        if config.run_dir:
-            self.run_dir = Path(config.run_dir)
-        elif ckpt_path and Path(ckpt_path).parent.name == "checkpoints":
-            self.run_dir = Path(ckpt_path).parent.parent  # resuming: keep writing into the same run folder
-            os.environ["GAN_ZOO_RUN_DIR"] = str(self.run_dir)
-        else:
-            self.run_dir = make_run_dir(self.run_name)
-        trainer = config.trainer
-        trainer.default_root_dir = str(self.run_dir)
-        if config.checkpoint.dirpath is None:
-            config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
-        if trainer.strategy == "auto" and needs_ddp(trainer.devices, trainer.num_nodes, trainer.accelerator):
-            # D-only and G-only backward passes leave half the parameters without gradients
-            trainer.strategy = "ddp_find_unused_parameters_true"
-
-    def instantiate_trainer(self, **kwargs):
-        from callbacks import AtomicCheckpointIO
-
-        trainer_config = self._get(self.config_init, "trainer", default={})
-        if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = self.make_wandb_logger()
-        plugins = trainer_config.get("plugins") or []
-        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
-        kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
-        return super().instantiate_trainer(**kwargs)
-
-    def make_wandb_logger(self):
-        from pytorch_lightning.loggers import WandbLogger
-
-        mode = os.environ.get("WANDB_MODE")
-        offline = mode in ("offline", "dryrun") or (mode is None and not wandb_logged_in())
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if offline and os.environ.get("LOCAL_RANK", "0") == "0":
-            print(
-                f"W&B: not logged in, logging offline into {self.run_dir}/wandb. Upload later with "
-                f"`wandb sync {self.run_dir}/wandb/offline-run-*`, or run `wandb login` first.",
-                file=sys.stderr,
-            )
-        return WandbLogger(
-            project=os.environ.get("WANDB_PROJECT", "gan-zoo"),
-            name=f"{self.run_name}/{self.run_dir.name}",
-            save_dir=str(self.run_dir),
-            offline=offline,
+        raise ZooError(
+            f"--model {model_key} generates images, but --data {data_key} has no images; pick an image dataset"
         )
 
 

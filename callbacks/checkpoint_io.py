@@ -54,7 +54,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         if "://" in str(path):
-            return super().load_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)
+            return super().load_checkpoint(
+                path, map_location, weights_only=True if weights_only is None else weights_only
+            )
         return read_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)
 
 

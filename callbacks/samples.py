@@ -30,7 +30,7 @@ def sample_picture(samples: Tensor, nrow: int | None = None) -> Tensor:
     """One (C, H, W) picture in [0, 1]: a grid for images in [-1, 1], a scatter plot for 2D points."""
     if samples.dim() == 2:
         return scatter_image(samples)
-    nrow = nrow or int(math.ceil(math.sqrt(len(samples))))
+    nrow = nrow or math.ceil(math.sqrt(len(samples)))
     return make_grid(samples.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
 
 

@@ -7,8 +7,6 @@ in [-1, 1] happens after the transfer to the device (4x less host-to-device traf
 
 from __future__ import annotations
 
-import os
-
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
@@ -16,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.sampler import ResumableShuffleSampler
 from zoo.errors import ZooError
+from zoo.seeding import run_seed
 
 
 def to_unit_range(x: Tensor) -> Tensor:
@@ -59,7 +58,7 @@ class ZooDataModule(pl.LightningDataModule):
                 f"the dataset has {len(self.dataset)} samples, fewer than one batch of {self.batch_size} on "
                 f"{world} device(s); lower --data.batch_size"
             )
-        seed = self.seed if self.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
+        seed = run_seed(self.seed)
         sampler = ResumableShuffleSampler(len(self.dataset), self.batch_size, seed, rank, world, self._batches_consumed)
         return DataLoader(
             self.dataset,

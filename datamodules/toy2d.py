@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch.utils.data import TensorDataset
 
 from datamodules.base import ZooDataModule
 from metrics.mode_coverage import MIXTURES
-from torch.utils.data import TensorDataset
 from zoo.errors import ZooError
 
 

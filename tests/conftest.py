@@ -20,7 +20,13 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) 
     """Runs ``python cli.py ARGS`` in ``cwd`` as a user would, returning the finished process."""
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, str(ROOT / "cli.py"), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, str(ROOT / "cli.py"), *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

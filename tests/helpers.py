@@ -28,14 +28,14 @@ def make_trainer(iterations: int, d_steps: int = 1, callbacks=(), **kwargs) -> p
     """A CPU trainer that stops after ``iterations`` D updates: under manual optimization
     max_steps counts optimizer steps, one per D update plus one per G update."""
     steps = iterations + iterations // d_steps
-    defaults = dict(
-        accelerator="cpu",
-        max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        plugins=[AtomicCheckpointIO()],
-    )
+    defaults = {
+        "accelerator": "cpu",
+        "max_steps": steps,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "use_distributed_sampler": False,
+        "plugins": [AtomicCheckpointIO()],
+    }
     return pl.Trainer(callbacks=list(callbacks), **{**defaults, **kwargs})

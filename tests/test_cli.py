@@ -115,3 +115,14 @@ def test_checkpoint_with_pickled_code_is_refused(tmp_path):
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "payload": argparse.Namespace(run="code")}, evil)  # an arbitrary class instance
     assert_user_error(run_cli("sample", "--ckpt_path", str(evil), cwd=tmp_path), "evil.ckpt is unreadable")
+
+
+def test_gan_on_toy_points_draws_a_scatter_picture(tmp_path):
+    fit = run_cli(
+        "fit", "--model", "gan", "--data", "toy2d", "--data.num_points", "1000", "--trainer.max_steps", "6",
+        "--trainer.enable_model_summary", "false", "--samples.num_samples", "500", cwd=tmp_path,
+    )  # fmt: skip
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    picture = Image.open(only_run_dir(tmp_path) / "samples" / "latest.png")
+    assert picture.size == (256, 256)
+    assert 0 < sum(1 for v in picture.convert("L").tobytes() if v > 0) <= 500  # one dot per occupied cell

@@ -54,7 +54,9 @@ def test_mnist_reads_the_idx_format(tmp_path):
     assert batch.shape == (4, 1, 32, 32) and batch.min() == -1
 
 
-@pytest.mark.skipif(not (SHARED_MNIST / "MNIST" / "raw").is_dir(), reason="needs ../shared/data/MNIST (not in a user's clone)")
+@pytest.mark.skipif(
+    not (SHARED_MNIST / "MNIST" / "raw").is_dir(), reason="needs ../shared/data/MNIST (not in a user's clone)"
+)
 def test_mnist_on_the_real_files():
     dm = get_datamodule("mnist")(root=str(SHARED_MNIST), resolution=28, batch_size=64)
     dm.setup()
@@ -84,7 +86,10 @@ def test_toy_mixtures_follow_the_protocol():
 
 def test_sampler_shards_are_disjoint_full_batches_reshuffled_per_epoch():
     consumed = {"n": 0}
-    samplers = [ResumableShuffleSampler(103, 10, seed=1, rank=r, world_size=2, batches_consumed=lambda: consumed["n"]) for r in (0, 1)]
+    samplers = [
+        ResumableShuffleSampler(103, 10, seed=1, rank=r, world_size=2, batches_consumed=lambda: consumed["n"])
+        for r in (0, 1)
+    ]
     epoch0 = [list(s) for s in samplers]
     assert [len(e) for e in epoch0] == [50, 50] and not set(epoch0[0]) & set(epoch0[1])
     consumed["n"] = 5  # one whole epoch (5 batches per rank) later

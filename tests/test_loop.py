@@ -9,7 +9,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 
 from callbacks import NonFiniteGuard, NonFiniteLossError, read_checkpoint
 from tests.helpers import make_trainer, tiny_dcgan, tiny_digits
-from zoo.base import iteration_seed
+from zoo.seeding import iteration_seed
 
 
 def params(net: torch.nn.Module) -> dict:
@@ -101,3 +101,29 @@ def test_nonfinite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pat
     last = read_checkpoint(tmp_path / "last.ckpt")
     assert last["state_dict"]["_extra_state"]["iterations"] == 4  # saved at step 8 = 4 iterations, before the NaN
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if isinstance(v, torch.Tensor))
+
+
+def train_three_iterations(**model_kwargs):
+    pl.seed_everything(0)
+    model = tiny_dcgan(**model_kwargs)
+    make_trainer(3).fit(model, tiny_digits())
+    return model
+
+
+def test_channels_last_trains_to_the_same_weights():
+    plain = train_three_iterations()
+    nhwc = train_three_iterations(channels_last=True)
+    assert nhwc.generator.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    for (name, a), (_, b) in zip(plain.generator.named_parameters(), nhwc.generator.named_parameters()):
+        assert torch.allclose(a, b, atol=1e-5), name
+
+
+def test_bf16_mixed_precision_trains():
+    pl.seed_everything(0)
+    model = tiny_dcgan()
+    before = params(model.generator)
+    make_trainer(3, precision="bf16-mixed").fit(model, tiny_digits())
+    after = params(model.generator)
+    assert changed(before, after)
+    assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in after.values())  # fp32 master weights
+    assert int(model.nonfinite_iteration) == -1

@@ -41,7 +41,9 @@ def test_non_saturating_gradient_does_not_vanish_when_d_rejects_fakes():
 
 def test_one_sided_label_smoothing_changes_only_the_real_target():
     smooth = make_objective("non_saturating", label_smoothing=0.1)
-    real_term = -(0.9 * log_sigmoid(2.0) + 0.1 * log_sigmoid(-2.0) + 0.9 * log_sigmoid(-1.0) + 0.1 * log_sigmoid(1.0)) / 2
+    real_term = (
+        -(0.9 * log_sigmoid(2.0) + 0.1 * log_sigmoid(-2.0) + 0.9 * log_sigmoid(-1.0) + 0.1 * log_sigmoid(1.0)) / 2
+    )
     fake_term = -(log_sigmoid(-0.5) + log_sigmoid(3.0)) / 2
     assert smooth.d_loss(REAL, FAKE).item() == pytest.approx(real_term + fake_term, rel=1e-6)
 

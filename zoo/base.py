@@ -20,8 +20,6 @@ Entries build ``self.generator`` and ``self.discriminator`` after ``super().__in
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 from collections.abc import Iterator
 
 import pytorch_lightning as pl
@@ -30,6 +28,7 @@ from torch import Tensor, nn
 
 from zoo.errors import ZooError
 from zoo.objectives import make_objective
+from zoo.seeding import iteration_seed, run_seed
 
 OPTIMIZERS = {
     "adam": torch.optim.Adam,
@@ -45,12 +44,6 @@ def make_optimizer(name: str, params: Iterator[nn.Parameter], lr: float, betas: 
         raise ZooError(f"unknown optimizer '{name}'; choose one of: {', '.join(OPTIMIZERS)}")
     kwargs = {"betas": tuple(betas)} if name in ("adam", "adamw") else {}
     return OPTIMIZERS[name](params, lr=lr, **kwargs)
-
-
-def iteration_seed(seed: int, rank: int, iteration: int) -> int:
-    """A 63-bit seed unique to (seed, rank, iteration): the latent noise of one training iteration."""
-    digest = hashlib.blake2b(f"{seed}:{rank}:{iteration}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
 
 
 class GANModule(pl.LightningModule):
@@ -76,6 +69,7 @@ class GANModule(pl.LightningModule):
         d_betas: tuple[float, float] = (0.5, 0.999),
         grad_clip_norm: float | None = None,
         lr_decay_kimg: tuple[float, float] | None = None,
+        channels_last: bool = False,
         seed: int | None = None,
     ):
         """
@@ -92,6 +86,8 @@ class GANModule(pl.LightningModule):
             grad_clip_norm: clip each network's gradient norm to this value (None: no clipping).
             lr_decay_kimg: (start, end): both learning rates decay linearly to 0 between these many
                 thousand real images (as CycleGAN's second half of training); None: constant.
+            channels_last: NHWC memory layout for conv nets and real batches (faster convs on
+                tensor-core GPUs, especially with bf16).
             seed: base seed of the latent noise (None: the run's seed_everything value).
         """
         super().__init__()
@@ -113,7 +109,9 @@ class GANModule(pl.LightningModule):
 
     # ----------------------------------------------------------------------------------- contract
 
-    def sample_latent(self, n: int, generator: torch.Generator | None = None, truncation: float | None = None) -> Tensor:
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None, truncation: float | None = None
+    ) -> Tensor:
         """n latent vectors from N(0, I). ``truncation`` resamples every |z_i| > truncation (BigGAN
         Sec. 3.1's truncation trick). Without ``generator`` the training noise stream is used."""
         rng = generator if generator is not None else self._latent_rng
@@ -139,7 +137,9 @@ class GANModule(pl.LightningModule):
         return self.generate(self.generator, z, y)
 
     @torch.no_grad()
-    def sample(self, n: int, y: Tensor | None = None, truncation: float | None = None, seed: int | None = None) -> Tensor:
+    def sample(
+        self, n: int, y: Tensor | None = None, truncation: float | None = None, seed: int | None = None
+    ) -> Tensor:
         """n samples in eval mode from the EMA generator when one exists, else the training generator.
         With ``seed`` the result is the same on every device and at every point of training."""
         rng = torch.Generator().manual_seed(seed) if seed is not None else None
@@ -177,6 +177,8 @@ class GANModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx: int) -> None:
         real, y_real = split_batch(batch)
+        if self.hparams.channels_last and real.dim() == 4:
+            real = real.contiguous(memory_format=torch.channels_last)
         if self.num_classes is None:
             y_real = None
         n = real.shape[0]
@@ -244,10 +246,14 @@ class GANModule(pl.LightningModule):
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.hparams.grad_clip_norm is not None:
-            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip_norm, gradient_clip_algorithm="norm")
+            self.clip_gradients(
+                optimizer, gradient_clip_val=self.hparams.grad_clip_norm, gradient_clip_algorithm="norm"
+            )
 
     def on_fit_start(self) -> None:
-        self._seed = self.hparams.seed if self.hparams.seed is not None else int(os.environ.get("PL_GLOBAL_SEED", 0))
+        if self.hparams.channels_last:
+            self.to(memory_format=torch.channels_last)
+        self._seed = run_seed(self.hparams.seed)
         self._latent_rng = torch.Generator(device=self.device)
 
     # ---------------------------------------------------------------------------- persistence

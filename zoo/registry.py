@@ -4,6 +4,7 @@ dependencies never slow down or break another."""
 from __future__ import annotations
 
 import importlib
+import inspect
 
 from zoo.errors import ZooError
 
@@ -24,3 +25,16 @@ def name_of(registry: dict[str, str], cls: type) -> str | None:
             if target == path:
                 return name
     return None
+
+
+def init_parameters(cls: type) -> set[str]:
+    """Constructor parameter names of ``cls`` and of the ancestors its ``**kwargs`` forward to."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        names |= {p for p, v in params.items() if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL) and p != "self"}
+        if not any(v.kind == v.VAR_KEYWORD for v in params.values()):
+            break
+    return names
