@@ -22,8 +22,10 @@ from zoo.errors import ZooError
 
 ROOT = Path(__file__).resolve().parent
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "prepare", "models")
 USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [options]
        python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR]
+       python cli.py prepare --data NAME --data.root PATH [--data.resolution R]
        python cli.py models
 
 Add --help after a model (python cli.py fit --model dcgan --help) for every option,
@@ -54,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             return list_models()
         if argv[0] == "sample":
             return sample_command(argv[1:])
+        if argv[0] == "prepare":
+            return prepare_command(argv[1:])
         if argv[0] not in LIGHTNING_SUBCOMMANDS:
-            raise ZooError(
-                f"unknown command '{argv[0]}'; choose one of: {', '.join((*LIGHTNING_SUBCOMMANDS, 'sample', 'models'))}"
-            )
+            raise ZooError(f"unknown command '{argv[0]}'; choose one of: {', '.join(COMMANDS)}")
         run_lightning(argv)
         return 0
     except ZooError as err:
@@ -148,6 +150,7 @@ def run_lightning(argv: list[str]) -> None:
         parser_kwargs = {sub: {"default_config_files": [str(recipe)]} for sub in LIGHTNING_SUBCOMMANDS}
         if not any(a in ("--print_config", "-h", "--help") or a.startswith("--print_config=") for a in argv):
             print(f"recipe: {recipe.relative_to(ROOT)}", file=sys.stderr)
+    from callbacks import CorruptImageReport
     from zoo.lightning_cli import ZooCLI
 
     ZooCLI(
@@ -159,7 +162,11 @@ def run_lightning(argv: list[str]) -> None:
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
         seed_everything_default=0,
-        trainer_defaults={"use_distributed_sampler": False, "log_every_n_steps": 50},
+        trainer_defaults={
+            "use_distributed_sampler": False,
+            "log_every_n_steps": 50,
+            "callbacks": [CorruptImageReport()],
+        },
     )
 
 
@@ -173,6 +180,35 @@ def check_compatible(model_cls: type, data_cls: type, model_key: str, data_key: 
         raise ZooError(
             f"--model {model_key} generates images, but --data {data_key} has no images; pick an image dataset"
         )
+
+
+# ----------------------------------------------------------------------------------------- prepare
+
+
+def prepare_command(argv: list[str]) -> int:
+    """Builds a dataset's resized uint8 cache ahead of training (fit builds it too when missing)."""
+    import json
+
+    from jsonargparse import ArgumentParser
+
+    from datamodules import get_datamodule
+
+    name = pop_option(argv, "--data")
+    if name is None:
+        raise ZooError("choose a dataset with --data NAME")
+    data_cls = resolve_class(name, get_datamodule)
+    if not hasattr(data_cls, "cache_paths"):
+        raise ZooError(f"--data {name} is read into memory directly; it has no cache to prepare")
+    parser = ArgumentParser(prog=f"python cli.py prepare --data {name}", description=prepare_command.__doc__)
+    parser.add_class_arguments(data_cls, "data")
+    data = parser.instantiate(parser.parse_args(argv)).data
+    data.prepare_data()
+    for path in data.cache_paths():
+        meta = json.loads(path.with_suffix(".json").read_text())
+        print(f"{meta['count']} images at {data.resolution} px in {path.with_suffix('.npy')}")
+        for bad in meta["unreadable"]:
+            print(f"  unreadable, left out: {bad}")
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ sample

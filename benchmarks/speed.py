@@ -6,7 +6,7 @@ a G update through the updated D), so the ratio measures what Lightning and the 
 cost. Data is synthetic uint8 images held in memory: this measures the training step, not decoding.
 
     python benchmarks/speed.py --model dcgan --resolution 64 --batch 64
-    python benchmarks/speed.py --model dcgan --resolution 64 --batch 128 --device cuda --precision bf16-mixed --channels_last
+    python benchmarks/speed.py --model dcgan --batch 128 --device cuda --precision bf16-mixed --channels_last
     python benchmarks/speed.py ... --record      # also writes the row into benchmarks/RESULTS.md
 
 Prints images/s of both loops (median of ``--repeats`` timed runs after ``--warmup`` iterations)

@@ -1,10 +1,11 @@
-"""Stops a run at the first non-finite loss instead of training (and checkpointing) garbage."""
+"""Run health: stop at the first non-finite loss; report unreadable training images."""
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities import rank_zero_warn
 
 from zoo.errors import ZooError
 
@@ -47,3 +48,20 @@ class NonFiniteGuard(Callback):
             f"Last good checkpoint: {last_good or 'none was written yet'}. Try a lower learning rate, "
             "--model.grad_clip_norm, or bf16 instead of fp16 precision, and resume with --ckpt_path."
         )
+
+
+class CorruptImageReport(Callback):
+    """At the end of every epoch, warns how many unreadable image files the datamodule skipped while
+    decoding on the fly (each file is also named once in a warning when it is first met)."""
+
+    def __init__(self):
+        self._reported = 0
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module) -> None:
+        total = getattr(trainer.datamodule, "corrupt_skipped", 0)
+        if total > self._reported:
+            rank_zero_warn(
+                f"skipped {total - self._reported} unreadable image file(s) this epoch; "
+                "`python cli.py prepare --data NAME ...` builds a cache without them and lists them"
+            )
+        self._reported = total

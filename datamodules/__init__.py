@@ -8,7 +8,18 @@ from zoo.registry import name_of, resolve
 DATAMODULES = {
     "digits": "datamodules.digits:DigitsDataModule",
     "mnist": "datamodules.mnist:MNISTDataModule",
+    "fashion_mnist": "datamodules.mnist:FashionMNISTDataModule",
+    "stacked_mnist": "datamodules.stacked_mnist:StackedMNISTDataModule",
+    "cifar10": "datamodules.cifar:CIFAR10DataModule",
+    "cifar100": "datamodules.cifar:CIFAR100DataModule",
     "toy2d": "datamodules.toy2d:Toy2DDataModule",
+    "folder": "datamodules.folder:FolderDataModule",
+    "celeba": "datamodules.celeba:CelebADataModule",
+    "celeba_hq": "datamodules.celeba:CelebAHQDataModule",
+    "lsun": "datamodules.lsun:LSUNDataModule",
+    "imagenet": "datamodules.imagenet:ImageNetDataModule",
+    "ffhq": "datamodules.ffhq:FFHQDataModule",
+    "unpaired": "datamodules.unpaired:UnpairedDataModule",
 }
 
 

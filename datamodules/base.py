@@ -7,14 +7,28 @@ in [-1, 1] happens after the transfer to the device (4x less host-to-device traf
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from datamodules.sampler import ResumableShuffleSampler
 from zoo.errors import ZooError
-from zoo.seeding import run_seed
+from zoo.seeding import iteration_seed, run_seed
+
+
+class Batch(tuple):
+    """A batch a dataset assembled itself in ``__getitems__``: ``collate`` passes it through."""
+
+
+def collate(items):
+    """The DataLoader's collate: batches a dataset already assembled pass through, lists of samples
+    are stacked by PyTorch's default collate."""
+    return list(items) if isinstance(items, Batch) else default_collate(items)
 
 
 def to_unit_range(x: Tensor) -> Tensor:
@@ -43,6 +57,10 @@ class ZooDataModule(pl.LightningDataModule):
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.dataset: Dataset | None = None
 
+    def validate(self) -> None:
+        """Cheap checks that the data is where it should be, raising a ZooError that names the fix.
+        The CLI calls it before a run folder or a W&B run exists. Nothing to check by default."""
+
     @property
     def sample_shape(self) -> tuple[int, ...]:
         """Shape of one sample, (C, H, W) for images."""
@@ -64,11 +82,16 @@ class ZooDataModule(pl.LightningDataModule):
             self.dataset,
             batch_size=self.batch_size,
             sampler=sampler,
+            collate_fn=collate,
             drop_last=True,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=self.loader_workers(),
+            persistent_workers=self.loader_workers() > 0,
             pin_memory=torch.cuda.is_available(),
         )
+
+    def loader_workers(self) -> int:
+        """DataLoader worker processes for training (``num_workers`` unless a subclass knows better)."""
+        return self.num_workers
 
     def _batches_consumed(self) -> int:
         """Batches this rank has trained on so far: the GAN's iteration counter (0 outside fit)."""
@@ -78,9 +101,24 @@ class ZooDataModule(pl.LightningDataModule):
         return int(getattr(trainer.lightning_module, "iterations", 0))
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        if isinstance(batch, (list, tuple)):
-            return [to_unit_range(batch[0]), *batch[1:]]
-        return to_unit_range(batch)
+        images, rest = (batch[0], list(batch[1:])) if isinstance(batch, (list, tuple)) else (batch, None)
+        images = to_unit_range(images)
+        if getattr(self, "hflip", False) and images.dim() == 4:
+            images = self.random_hflip(images)
+        return images if rest is None else [images, *rest]
+
+    def random_hflip(self, images: Tensor) -> Tensor:
+        """Flips each image left-right with probability 1/2, on the device. The coin flips come from
+        (seed, rank, iteration), so they are the same on a resumed run and never repeat across
+        DataLoader workers (which a per-worker RNG in a transform can)."""
+        trainer = self.trainer
+        rank = trainer.global_rank if trainer is not None else 0
+        iteration = int(getattr(trainer.lightning_module, "iterations", 0)) if trainer is not None else 0
+        rng = torch.Generator(device=images.device).manual_seed(
+            iteration_seed(run_seed(self.seed) + 1, rank, iteration)
+        )
+        flip = torch.rand(images.shape[0], generator=rng, device=images.device) < 0.5
+        return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
 class TensorImages(Dataset):
@@ -96,12 +134,38 @@ class TensorImages(Dataset):
         return self.images[i], self.labels[i]
 
 
-def resize_to_uint8(images: Tensor, resolution: int, max_value: float) -> Tensor:
+def resize_to_uint8(images: Tensor, resolution: int, max_value: float, chunk: int = 4096) -> Tensor:
     """(N, C, H, W) images with values in [0, max_value] -> uint8 at ``resolution`` x ``resolution``
-    (bilinear, antialiased when shrinking)."""
-    x = images.float() / max_value
-    if x.shape[-1] != resolution:
-        x = torch.nn.functional.interpolate(
-            x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=resolution < x.shape[-1]
+    (bilinear, antialiased when shrinking), converted ``chunk`` images at a time so that no float copy
+    of a whole dataset is ever held."""
+    out = torch.empty((images.shape[0], images.shape[1], resolution, resolution), dtype=torch.uint8)
+    for start in range(0, images.shape[0], chunk):
+        x = images[start : start + chunk].float() / max_value
+        if x.shape[-1] != resolution:
+            shrinking = resolution < x.shape[-1]
+            x = F.interpolate(
+                x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=shrinking
+            )
+        out[start : start + chunk] = x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+    return out
+
+
+def found(folder: Path, limit: int = 10) -> str:
+    """What ``folder`` holds (sub-folders end in /), for 'not found' messages."""
+    if not folder.is_dir():
+        return "no such folder"
+    names = sorted(p.name + "/" * p.is_dir() for p in folder.iterdir())
+    more = f", ... ({len(names)} entries)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more if names else "an empty folder"
+
+
+def check_files(folder: Path, files: Sequence[str], dataset: str, layout: str) -> None:
+    """One ZooError naming the files missing from ``folder``, what is there instead, and the two fixes
+    (torchvision's download, or a root that holds ``layout``)."""
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise ZooError(
+            f"{dataset} not found: expected {', '.join(missing)} in {folder} (found: {found(folder)}). "
+            "Pass --data.download true to fetch it with torchvision, or --data.root pointing at the folder "
+            f"that contains {layout}."
         )
-    return x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)

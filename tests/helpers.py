@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import struct
 import warnings
 
 import pytorch_lightning as pl
+import torch
 
 from callbacks import AtomicCheckpointIO
 from datamodules.digits import DigitsDataModule
@@ -39,3 +41,16 @@ def make_trainer(iterations: int, d_steps: int = 1, callbacks=(), **kwargs) -> p
         "plugins": [AtomicCheckpointIO()],
     }
     return pl.Trainer(callbacks=list(callbacks), **{**defaults, **kwargs})
+
+
+def first_batch(dm):
+    """The first training batch of a datamodule, as the model receives it (after the batch hooks)."""
+    dm.setup("fit")
+    images, labels = next(iter(dm.train_dataloader()))
+    return dm.on_after_batch_transfer([images, labels], 0)
+
+
+def write_idx(path, array: torch.Tensor, magic: int):
+    """Writes ``array`` in the idx format of the MNIST files (big-endian header, then uint8 data)."""
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
+    path.write_bytes(header + array.to(torch.uint8).numpy().tobytes())

@@ -90,7 +90,7 @@ def test_short_names_and_flags_override_the_recipe(tmp_path):
     "args,phrases",
     [
         (["fit", "--model", "stylegn"], ["unknown model 'stylegn'", "dcgan, gan"]),
-        (["fit", "--model", "dcgan", "--data", "celebb"], ["unknown dataset 'celebb'", "digits, mnist, toy2d"]),
+        (["fit", "--model", "dcgan", "--data", "celebb"], ["unknown dataset 'celebb'", "celeba, celeba_hq, cifar10"]),
         (["fit"], ["choose a model with --model"]),
         (["fti", "--model", "dcgan"], ["unknown command 'fti'"]),
         (["fit", "--model", "dcgan", "--data", "toy2d"], ["has no images"]),
@@ -126,3 +126,20 @@ def test_gan_on_toy_points_draws_a_scatter_picture(tmp_path):
     picture = Image.open(only_run_dir(tmp_path) / "samples" / "latest.png")
     assert picture.size == (256, 256)
     assert 0 < sum(1 for v in picture.convert("L").tobytes() if v > 0) <= 500  # one dot per occupied cell
+
+
+def test_prepare_builds_the_cache_and_lists_unreadable_files(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        Image.new("RGB", (24, 20), (80 * i, 0, 0)).save(images / f"{i}.png")
+    (images / "bad.png").write_bytes(b"not a png")
+    result = run_cli(
+        "prepare", "--data", "folder", "--data.root", str(images), "--data.resolution", "8", "--data.num_workers", "0",
+        cwd=tmp_path, env={"GAN_ZOO_CACHE": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "3 images at 8 px" in result.stdout and "unreadable, left out: " in result.stdout
+    arrays = sorted(p.name.split(".", 1)[1] for p in (tmp_path / "cache").glob("folder-8px-*"))
+    assert arrays == ["index.npy", "json", "npy"]
+    assert_user_error(run_cli("prepare", "--data", "digits", cwd=tmp_path), "no cache to prepare")

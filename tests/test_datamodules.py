@@ -1,7 +1,5 @@
 """Datamodules on real on-disk formats: sklearn's bundled digits, MNIST idx files, toy mixtures."""
 
-import struct
-
 import pytest
 import torch
 
@@ -9,13 +7,8 @@ from datamodules import get_datamodule
 from datamodules.base import to_unit_range
 from datamodules.sampler import ResumableShuffleSampler
 from tests.conftest import SHARED_MNIST
+from tests.helpers import first_batch, write_idx
 from zoo.errors import ZooError
-
-
-def first_batch(dm):
-    dm.setup("fit")
-    images, labels = next(iter(dm.train_dataloader()))
-    return dm.on_after_batch_transfer([images, labels], 0)
 
 
 @pytest.mark.parametrize("resolution", [16, 32])
@@ -30,11 +23,6 @@ def test_digits_are_embedded_images_in_unit_range(resolution):
 
 def test_unit_range_conversion_endpoints():
     assert to_unit_range(torch.tensor([0, 255], dtype=torch.uint8)).tolist() == [-1.0, 1.0]
-
-
-def write_idx(path, array: torch.Tensor, magic: int):
-    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
-    path.write_bytes(header + array.to(torch.uint8).numpy().tobytes())
 
 
 def test_mnist_reads_the_idx_format(tmp_path):

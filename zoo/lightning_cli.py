@@ -114,6 +114,7 @@ class ZooCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         from callbacks import AtomicCheckpointIO
 
+        self.datamodule.validate()  # a missing dataset fails here, before a run folder or W&B run exists
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
             kwargs["logger"] = self.make_wandb_logger()

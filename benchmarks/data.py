@@ -1,0 +1,199 @@
+"""Data throughput: images/s each datamodule delivers from its raw on-disk format and from its cache.
+
+For every format a synthetic dataset is written in the real layout (smooth random images, so the
+codecs work as hard as on photographs): FFHQ's zip of 1024 px PNGs, CelebA's 178x218 JPEG folder,
+an ImageNet-style tree of ~500x375 JPEGs and an LSUN LMDB of WebP images. Each is read with 2
+DataLoader workers (300 images decoding on the fly, 2,000 from the resized uint8 cache, repeating
+epochs as needed); beside them, the images/s the DCGAN training step (plain PyTorch loop of
+benchmarks/speed.py) consumes at the same resolution on this machine.
+
+    python benchmarks/data.py                      # 64 and 256 px, 192 images per format
+    python benchmarks/data.py --record             # also writes the table into benchmarks/RESULTS.md
+
+Targets (issue 5): the cache delivers >= 5x the raw images/s, and more than DCGAN consumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tempfile
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from datamodules import get_datamodule
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+TABLE_START = "<!-- data-throughput:start -->"
+TABLE_END = "<!-- data-throughput:end -->"
+
+
+def smooth_image(rng: np.random.Generator, width: int, height: int) -> Image.Image:
+    """A photograph-like test image: a bicubic upsampling of coarse colour noise plus fine grain."""
+    coarse = Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8))
+    image = np.asarray(coarse.resize((width, height), Image.BICUBIC), dtype=np.int16)
+    image = image + rng.integers(-8, 9, image.shape, dtype=np.int16)
+    return Image.fromarray(image.clip(0, 255).astype(np.uint8))
+
+
+def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=fmt, **kwargs)
+    return out.getvalue()
+
+
+def write_ffhq(root: Path, n: int, rng) -> dict:
+    path = root / "ffhq.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for i in range(n):
+            png = encode(smooth_image(rng, 1024, 1024), "PNG", compress_level=1)
+            z.writestr(f"{i // 1000:05d}/img{i:08d}.png", png)
+    return {"root": str(path)}
+
+
+def write_celeba(root: Path, n: int, rng) -> dict:
+    folder = root / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    names = [f"{i + 1:06d}.jpg" for i in range(n)]
+    for name in names:
+        smooth_image(rng, 178, 218).save(folder / name, quality=95)
+    (root / "celeba" / "list_eval_partition.txt").write_text("".join(f"{name} 0\n" for name in names))
+    return {"root": str(root)}
+
+
+def write_imagenet(root: Path, n: int, rng) -> dict:
+    for i in range(n):
+        folder = root / "train" / f"n{i % 8:08d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        smooth_image(rng, 500, 375).save(folder / f"img_{i}.JPEG", quality=90)
+    return {"root": str(root)}
+
+
+def write_lsun(root: Path, n: int, rng) -> dict:
+    import lmdb
+
+    env = lmdb.open(str(root / "bedroom_train_lmdb"), map_size=1 << 30)
+    with env.begin(write=True) as txn:
+        for i in range(n):
+            txn.put(f"{i:040x}".encode(), encode(smooth_image(rng, 341, 256), "WEBP", quality=75))
+    env.close()
+    return {"root": str(root)}
+
+
+FORMATS = {
+    "ffhq": ("zip of 1024 px PNG", write_ffhq),
+    "celeba": ("178x218 JPEG folder", write_celeba),
+    "imagenet": ("~500x375 JPEG tree", write_imagenet),
+    "lsun": ("LMDB of 341x256 WebP", write_lsun),
+}
+
+
+def images_per_second(dm, min_images: int = 2000) -> float:
+    """Images/s delivered by the train loader over as many epochs as it takes to deliver
+    ``min_images``, after the first batch (worker start-up)."""
+    loader = dm.train_dataloader()
+    start, seen = None, 0
+    while seen < min_images:
+        for images, *_ in loader:
+            if start is None:
+                start = time.perf_counter()
+                continue
+            seen += images.shape[0]
+    return seen / (time.perf_counter() - start)
+
+
+def dcgan_consumption(resolution: int) -> float:
+    """Images/s the plain DCGAN training loop of benchmarks/speed.py consumes at ``resolution``."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from speed import plain_images_per_second
+
+    args = argparse.Namespace(
+        model="dcgan", resolution=resolution, channels=3, batch=16, iterations=3, warmup=1,
+        device="cpu", precision="32-true", channels_last=False,
+    )  # fmt: skip
+    return plain_images_per_second(args)
+
+
+def measure(name: str, root_kwargs: dict, resolution: int, cache_dir: Path, workers: int) -> dict:
+    cls = get_datamodule(name)
+    common = {**root_kwargs, "resolution": resolution, "batch_size": 16, "num_workers": workers, "hflip": False}
+    raw = cls(**common, cache=False)
+    raw.setup()
+    cached = cls(**common, cache=True, cache_dir=str(cache_dir))
+    start = time.perf_counter()
+    cached.prepare_data()
+    build = time.perf_counter() - start
+    cached.setup()
+    return {"raw": images_per_second(raw, min_images=300), "cache": images_per_second(cached), "build_s": build}
+
+
+def table(rows: list[dict], machine: str, images: int, workers: int) -> str:
+    lines = [
+        TABLE_START,
+        f"`python benchmarks/data.py --images {images} --workers {workers} --record` on {machine}",
+        "",
+        "| dataset (format) | px | raw img/s | cache img/s | cache / raw | cache build s | DCGAN step img/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} ({r['format']}) | {r['px']} | {r['raw']:.0f} | {r['cache']:.0f} | "
+            f"{r['cache'] / r['raw']:.1f}x | {r['build_s']:.1f} | {r['dcgan']:.1f} |"
+        )
+    lines.append(TABLE_END)
+    return "\n".join(lines)
+
+
+def record(text: str) -> None:
+    results = RESULTS.read_text()
+    if TABLE_START in results:
+        before, rest = results.split(TABLE_START, 1)
+        results = before + text + rest.split(TABLE_END, 1)[1]
+    else:
+        results = results.rstrip() + "\n\n## Data throughput: raw formats vs the resized cache\n\n" + text + "\n"
+    RESULTS.write_text(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=192, help="images per synthetic dataset")
+    parser.add_argument("--resolutions", type=int, nargs="+", default=[64, 256])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS))
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(2)
+    rng = np.random.default_rng(0)
+    rows = []
+    consumption = {px: dcgan_consumption(px) for px in args.resolutions}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.formats:
+            description, write = FORMATS[name]
+            root = Path(tmp) / name
+            root.mkdir()
+            root_kwargs = write(root, args.images, rng)
+            for px in args.resolutions:
+                result = measure(name, root_kwargs, px, Path(tmp) / "cache", args.workers)
+                rows.append({"name": name, "format": description, "px": px, "dcgan": consumption[px], **result})
+                print(json.dumps(rows[-1]), flush=True)
+    machine = f"CPU x86_64 x{torch.get_num_threads()} threads"
+    text = table(rows, machine, args.images, args.workers)
+    print(text)
+    if args.record:
+        record(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""FFHQ, Flickr-Faces-HQ (Karras et al. 2019, "A Style-Based Generator Architecture for Generative
+Adversarial Networks"): 70k aligned 1024x1024 face PNGs.
+
+Smaller resolutions are box-filter downscales by a power of two (the mean of each 2x2, 4x4, ... block),
+as the StyleGAN dataset tool builds FFHQ's lower resolutions (dataset_tool.py, TFRecordExporter.add_image).
+PIL's ``Image.reduce`` rounds the means half up where the tool's ``np.rint`` rounds half to even: exact ties
+can differ by one level.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from datamodules.folder import folder_or_zip_source
+from datamodules.images import ImageDataModule, ImageSource, ZipSource
+from zoo.errors import ZooError
+
+
+def relative_names(source: ImageSource, root: Path) -> list[str]:
+    """Each image's path relative to the dataset root with "/" separators, as dataset.json names them."""
+    if isinstance(source, ZipSource):
+        return source.members
+    return [f.relative_to(root).as_posix() for f in source.files]
+
+
+def dataset_json_labels(source: ImageSource, root: Path) -> np.ndarray | None:
+    """Class labels from a StyleGAN2-ADA ``dataset.json`` ({"labels": [["00000/img00000000.png", 6], ...]}),
+    in the source's image order; None without the file or with {"labels": null}."""
+    if isinstance(source, ZipSource):
+        archive = source.zip()  # the source's own handle: dropped when the source is pickled to workers
+        text = archive.read("dataset.json") if "dataset.json" in archive.NameToInfo else None
+    else:
+        path = root / "dataset.json"
+        text = path.read_bytes() if path.is_file() else None
+    pairs = json.loads(text).get("labels") if text else None
+    if pairs is None:
+        return None
+    by_name = dict(pairs)
+    names = relative_names(source, root)
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ZooError(f"{root}: dataset.json has no label for {len(missing)} images, e.g. {missing[0]}")
+    return np.array([by_name[n] for n in names], dtype=np.int64)
+
+
+class FFHQDataModule(ImageDataModule):
+    """FFHQ from the official PNG tree or a StyleGAN2-ADA dataset zip, box-downscaled to ``resolution``."""
+
+    box_downscale = True
+
+    def __init__(self, root: str, labels: bool = False, resolution: int = 256, **kwargs):
+        """
+        Args:
+            root: the official ``images1024x1024`` folder (``NNNNN/NNNNN.png``, searched recursively) or a zip
+                written by StyleGAN2-ADA's dataset_tool.py (uncompressed PNGs, optional dataset.json);
+                the zip is read lazily by every DataLoader worker.
+            labels: class labels from the zip's (or folder's) dataset.json; num_classes is the largest + 1.
+            resolution: a power of two no larger than the source images (4, 8, ..., 1024 for the official PNGs).
+            **kwargs: batch_size, num_workers, hflip, cache, cache_dir, seed (see ImageDataModule).
+        """
+        super().__init__(root, resolution=resolution, **kwargs)
+        self.labels = labels
+        if labels:
+            self.num_classes = int(self.source().labels.max()) + 1
+
+    def make_source(self) -> ImageSource:
+        if not self.root.exists():
+            raise ZooError(
+                f"FFHQ not found at {self.root}: set --data.root to the images1024x1024 folder of the official "
+                "dataset (the NVlabs ffhq-dataset repository, https://github.com/NVlabs/ffhq-dataset: "
+                "python download_ffhq.py --images) or to a zip made by StyleGAN2-ADA's dataset_tool.py "
+                "(https://github.com/NVlabs/stylegan2-ada-pytorch)."
+            )
+        source, _ = folder_or_zip_source(self.root, labels=False)
+        self.check_resolution(source)
+        if self.labels:
+            source.labels = dataset_json_labels(source, self.root)
+            if source.labels is None:
+                raise ZooError(
+                    f"labels=True needs class labels in a dataset.json next to the images (StyleGAN2-ADA's "
+                    f'dataset_tool.py format, {{"labels": [["00000/img00000000.png", 6], ...]}}); {self.root} has '
+                    "none. Set --data.labels false to train unconditionally."
+                )
+        return source
+
+    def check_resolution(self, source: ImageSource) -> None:
+        """The resolution must be a power of two no larger than the images (the first one's size, read from
+        its header without decoding it)."""
+        with Image.open(io.BytesIO(source.read(0))) as image:
+            width, height = image.size
+        valid = [2**k for k in range(2, min(width, height).bit_length())]
+        if self.resolution not in valid:
+            raise ZooError(
+                f"FFHQ resolution {self.resolution} is not a power of two no larger than the {width}x{height} "
+                f"source images ({source.describe(0)}): choose one of {', '.join(map(str, valid))}"
+            )
