@@ -52,3 +52,13 @@ def test_unknown_objective_lists_the_valid_ones():
     with pytest.raises(ZooError, match="non_saturating"):
         make_objective("wasserstien")
     assert {"minimax", "non_saturating"} <= set(OBJECTIVES)
+
+
+def test_objective_arguments_reach_the_objective_from_the_model():
+    from tests.helpers import tiny_dcgan
+    from zoo.objectives import F_DIVERGENCES
+
+    model = tiny_dcgan(objective="fgan", objective_args={"divergence": "pearson"})
+    assert model.objective.divergence is F_DIVERGENCES["pearson"]
+    smooth = tiny_dcgan(objective_args={"label_smoothing": 0.2})
+    assert smooth.objective.label_smoothing == 0.2

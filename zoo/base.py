@@ -61,6 +61,7 @@ class GANModule(pl.LightningModule):
         latent_dim: int = 100,
         num_classes: int | None = None,
         objective: str = "non_saturating",
+        objective_args: dict | None = None,
         d_steps: int = 1,
         optimizer: str = "adam",
         g_lr: float = 2e-4,
@@ -77,6 +78,8 @@ class GANModule(pl.LightningModule):
             latent_dim: size of the latent vector z.
             num_classes: number of classes for conditional entries (None: unconditional).
             objective: adversarial loss, a name registered in zoo/objectives.py.
+            objective_args: the objective's own arguments, e.g. {divergence: kl} for fgan,
+                {a: -1, b: 1, c: 0} for least_squares, {label_smoothing: 0.1} for the GAN losses.
             d_steps: discriminator updates per generator update (n_critic).
             optimizer: adam, adamw, rmsprop or sgd, for both networks.
             g_lr: generator learning rate.
@@ -99,7 +102,7 @@ class GANModule(pl.LightningModule):
         self.automatic_optimization = False
         self.latent_dim = latent_dim
         self.num_classes = num_classes
-        self.objective = make_objective(objective)
+        self.objective = make_objective(objective, **(objective_args or {}))
         self.images_seen = 0
         self.iterations = 0
         self.generator_ema: nn.Module | None = None

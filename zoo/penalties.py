@@ -1,0 +1,192 @@
+"""Regularizers added to a player's loss: gradient penalties on the critic (WGAN-GP, DRAGAN, R1, R2),
+BigGAN's orthogonal regularization, MSGAN's mode-seeking term, and StyleGAN2's lazy schedule.
+
+Conventions shared by every function here:
+
+* Each returns the term exactly as it enters the loss, its weight applied, with the paper's weight as the
+  default (lambda, gamma / 2, beta); ``weight=1`` (``gamma=2`` for R1/R2) gives the bare expectation.
+* Gradient penalties take ``critic``, a callable mapping a batch to one output per sample, so conditional
+  entries pass ``lambda x: self.discriminate(x, y)``. Per-sample gradients assume the critic treats samples
+  independently (no batch norm in training mode, as Gulrajani et al. 2017, Sec. 4 note).
+* The input gradient comes from ``torch.autograd.grad(..., create_graph=True)``: the penalty stays a function
+  of the critic's parameters and ONE ``backward`` of (loss + penalty) trains on both. A separate
+  ``backward(create_graph=True)`` would be a second backward pass per step, and DDP reduces gradients on every
+  backward pass (its hooks fire once per parameter per pass).
+* Penalties compute in float32 with autocast off, whatever precision the surrounding step runs in: Lightning's
+  mixed precision scales the loss given to ``manual_backward`` but not an inner ``autograd.grad``, so fp16 input
+  gradients underflow, and squared gradient norms overflow fp16 (max 65504) or lose all but ~3 digits in bf16.
+* Inputs are detached: a penalty regularizes the critic, never whatever produced the critic's inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from zoo.errors import ZooError
+
+Critic = Callable[[Tensor], Tensor]
+
+
+def _full_precision(device: torch.device):
+    """Autocast off for the block (the module docstring says why)."""
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def _uniform(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None) -> Tensor:
+    """U[0, 1) samples on ``like``'s device, drawn on ``generator``'s device when one is given."""
+    device = generator.device if generator is not None else like.device
+    return torch.rand(shape, generator=generator, device=device).to(like.device)
+
+
+def _gradient_norms(critic: Critic, x: Tensor) -> Tensor:
+    """Per-sample ||grad_x critic(x)||_2 in float32, differentiable w.r.t. the critic's parameters."""
+    with _full_precision(x.device):
+        x = x.detach().float().requires_grad_(True)
+        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        return torch.linalg.vector_norm(grad.flatten(1), dim=1)
+
+
+def gradient_penalty(
+    critic: Critic,
+    real: Tensor,
+    fake: Tensor,
+    weight: float = 10.0,
+    target: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """WGAN-GP's penalty (Gulrajani et al. 2017, Eq. 3 and Algorithm 1, lines 4-7):
+    weight * E[(||grad_x D(x_hat)||_2 - target)^2] at x_hat = eps * real + (1 - eps) * fake, with one
+    eps ~ U[0, 1] per sample, so every x_hat lies on the segment between a real and a fake sample.
+
+    Args:
+        critic: maps a batch to one output per sample.
+        real: a real batch.
+        fake: a generated batch of the same shape.
+        weight: lambda (10 in the paper).
+        target: the gradient norm the critic is pulled towards; 1 is the paper's 1-Lipschitz constraint.
+            PGGAN's CIFAR-10 runs (Karras et al. 2018) use target 750 with weight 10 / 750**2.
+        generator: draws eps (reproducible runs); None: the global RNG.
+    """
+    if real.shape != fake.shape:
+        raise ZooError(f"gradient_penalty needs real and fake batches of one shape, got {real.shape} and {fake.shape}")
+    eps = _uniform((real.shape[0],) + (1,) * (real.dim() - 1), real, generator)
+    x_hat = eps * real + (1 - eps) * fake
+    return weight * (_gradient_norms(critic, x_hat) - target).square().mean()
+
+
+def dragan_penalty(
+    critic: Critic,
+    real: Tensor,
+    c: float = 0.5,
+    weight: float = 10.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """DRAGAN's penalty (Kodali et al. 2017, "On Convergence and Stability of GANs", Sec. 5):
+    weight * E[(||grad_x D(x_hat)||_2 - 1)^2] at points x_hat around the real data.
+
+    Follows the authors' reference code (github.com/kodalinaveen3/DRAGAN) rather than the paper's text, which
+    writes x_hat = x + delta with delta ~ N(0, cI). The code perturbs x_p = x + c * std(x) * u, with
+    u ~ U[0, 1] per element and std the population standard deviation of the whole batch (all samples and
+    pixels, so it depends on the batch), then takes the gradient at a per-sample random point of the segment
+    [x, x_p]: WGAN-GP's penalty with x_p in place of the fakes, which is how it is computed here.
+
+    Args:
+        critic: maps a batch to one output per sample.
+        real: a real batch.
+        c: size of the perturbed region in units of the batch's standard deviation (0.5 in the code).
+        weight: lambda (10 in the code).
+        generator: draws the noise and the interpolation points; None: the global RNG.
+    """
+    real = real.float()
+    perturbed = real + c * real.std(correction=0) * _uniform(real.shape, real, generator)
+    return gradient_penalty(critic, real, perturbed, weight=weight, generator=generator)
+
+
+def r1_penalty(critic: Critic, real: Tensor, gamma: float = 10.0) -> Tensor:
+    """R1 (Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?", Eq. 9):
+    (gamma / 2) * E_{x ~ p_data}[||grad_x D(x)||^2], the critic's gradient penalized on real data.
+
+    Returned with gamma / 2 applied (gamma = 10 as in their experiments and StyleGAN2's FFHQ setup); gamma = 2
+    gives the bare expectation. For StyleGAN2's lazy schedule, multiply by ``LazyPenalty.factor``.
+    """
+    return gamma / 2 * _gradient_norms(critic, real).square().mean()
+
+
+def r2_penalty(critic: Critic, fake: Tensor, gamma: float = 10.0) -> Tensor:
+    """R2 (Mescheder et al. 2018, Eq. 10): (gamma / 2) * E_{x ~ p_G}[||grad_x D(x)||^2], R1 on generated data."""
+    return r1_penalty(critic, fake, gamma)
+
+
+@dataclass(frozen=True)
+class LazyPenalty:
+    """Lazy regularization (Karras et al. 2020, StyleGAN2, Sec. 3.1 and App. B): a penalty evaluated only every
+    ``interval``-th minibatch and multiplied there by ``factor`` = ``interval``, so that its average gradient
+    is that of a penalty on every minibatch.
+
+    Steps count the minibatches the regularized network trains on, from 0 (``GANModule.iterations`` for D):
+    interval 4 applies the penalty at steps 0, 4, 8, ... with factor 4; interval 1 on every step, factor 1.
+
+    StyleGAN2's code also scales Adam's lr by and raises its betas to interval / (interval + 1); that corrects
+    for the extra optimizer step its separate regularization pass takes. Here the penalty joins the loss of the
+    ordinary step, so there is no extra step and no correction.
+    """
+
+    interval: int = 1
+
+    def __post_init__(self):
+        if self.interval < 1:
+            raise ZooError(f"lazy regularization interval must be >= 1, got {self.interval}")
+
+    def applies(self, step: int) -> bool:
+        """Whether the penalty is evaluated at this step."""
+        return step % self.interval == 0
+
+    @property
+    def factor(self) -> int:
+        """What the penalty is multiplied by on the steps where it applies."""
+        return self.interval
+
+
+def _off_diagonal_gram_energy(weight: Tensor) -> Tensor:
+    """||W W^T ⊙ (1 - I)||_F^2 with W the weight reshaped to (out, -1): one row per output unit's filter."""
+    w = weight.float().reshape(weight.shape[0], -1)
+    gram = w @ w.T
+    off_diagonal = 1 - torch.eye(gram.shape[0], device=gram.device)
+    return (gram * off_diagonal).square().sum()
+
+
+def orthogonal_penalty(module: nn.Module, beta: float = 1e-4, include_embeddings: bool = False) -> Tensor:
+    """BigGAN's orthogonal regularization (Brock et al. 2019, Sec. 3.1, Eq. 3):
+    beta * sum_W ||W W^T ⊙ (1 - I)||_F^2 over the module's weight matrices. Conv weights are reshaped to
+    (out, -1), one filter per row (the paper's W^T W has filters as columns). Only off-diagonal entries count:
+    filters are pushed to be pairwise orthogonal while their norms stay free.
+
+    Parameters with fewer than 2 dims (biases, norm gains) are skipped, and so are ``nn.Embedding`` tables
+    unless ``include_embeddings`` (BigGAN leaves G's shared class embedding out).
+
+    Scale: BigGAN-PyTorch (utils.ortho) adds 2 * beta * (W W^T ⊙ (1 - I)) W straight to the gradient, which is
+    the gradient of beta / 2 times this term; pass half their strength here to reproduce their updates.
+    """
+    skipped = set() if include_embeddings else {id(m.weight) for m in module.modules() if isinstance(m, nn.Embedding)}
+    weights = [p for p in module.parameters() if p.dim() >= 2 and id(p) not in skipped]
+    if not weights:
+        raise ZooError(f"orthogonal_penalty: {type(module).__name__} has no weight matrices to regularize")
+    with _full_precision(weights[0].device):
+        return beta * sum(_off_diagonal_gram_energy(w) for w in weights)
+
+
+def mode_seeking_penalty(
+    fake1: Tensor, fake2: Tensor, z1: Tensor, z2: Tensor, weight: float = 1.0, eps: float = 1e-5
+) -> Tensor:
+    """MSGAN's mode-seeking term for G (Mao et al. 2019, Eq. 3 and 4). The paper maximizes
+    d_I(G(c, z1), G(c, z2)) / d_z(z1, z2); following the authors' code (github.com/HelenMao/MSGAN), both
+    distances are mean absolute differences over the whole batches and the term to minimize is
+    weight / (ratio + eps), with eps = 1e-5 and weight (lambda_ms) 1. fake1 and fake2 come from the same
+    conditions c; gradients flow into them, i.e. into the generator.
+    """
+    ratio = (fake1 - fake2).abs().mean() / (z1 - z2).abs().mean()
+    return weight / (ratio + eps)
