@@ -121,6 +121,36 @@ class ZooDataModule(pl.LightningDataModule):
         return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
+class TorchvisionDataModule(ZooDataModule):
+    """A dataset that torchvision can download (``source``), read into memory from ``root``."""
+
+    source: type  # the torchvision dataset class
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = False,
+        train: bool = True,
+        resolution: int = 32,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int | None = None,
+    ):
+        """
+        Args:
+            root: the folder that holds the dataset in torchvision's layout.
+            download: fetch the dataset into root with torchvision when it is missing.
+            train: the training split (False: the test split).
+            resolution: output size in pixels.
+        """
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        self.root, self.download, self.train, self.resolution = root, download, train, resolution
+
+    def prepare_data(self) -> None:
+        if self.download:
+            self.source(self.root, train=self.train, download=True)
+
+
 class TensorImages(Dataset):
     """In-memory (image, label) pairs: uint8 images (N, C, H, W) and int64 labels (N,)."""
 

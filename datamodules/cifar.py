@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torchvision.datasets import CIFAR10, CIFAR100
 
-from datamodules.base import TensorImages, ZooDataModule, check_files, resize_to_uint8
+from datamodules.base import TensorImages, TorchvisionDataModule, check_files, resize_to_uint8
 from zoo.errors import ZooError
 
 
@@ -19,7 +19,7 @@ def unpickle(path: Path) -> dict:
         return pickle.load(f, encoding="bytes")
 
 
-class CIFARDataModule(ZooDataModule):
+class CIFARDataModule(TorchvisionDataModule):
     """32x32 RGB images from ``<root>/<folder>/``, the layout torchvision downloads to: pickled dicts with
     b"data" (N x 3072 uint8 rows, channel-major: 1024 R, 1024 G, 1024 B values, each 32x32 row-major) and
     the labels, kept in memory as uint8 and resized to ``resolution``.
@@ -37,32 +37,17 @@ class CIFARDataModule(ZooDataModule):
     names_key: bytes  # the class names in the meta file
     channels = 3
 
-    def __init__(
-        self,
-        root: str = "data",
-        download: bool = False,
-        train: bool = True,
-        resolution: int = 32,
-        hflip: bool = True,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        seed: int | None = None,
-    ):
+    def __init__(self, hflip: bool = True, **kwargs):
         """
         Args:
-            root: folder that holds cifar-10-batches-py/ or cifar-100-python/ (the official python version).
-            download: fetch the dataset into root with torchvision when it is missing.
-            train: the 50k training split (False: the 10k test split).
-            resolution: output size in pixels (32 is the source; other sizes are resized bilinearly).
             hflip: random horizontal flips, standard for CIFAR GANs.
+            **kwargs: root (the folder holding cifar-10-batches-py/ or cifar-100-python/, the official
+                python version), download, train (50k train / 10k test), resolution (32 is the source;
+                other sizes are resized bilinearly), batch_size, num_workers, seed.
         """
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.root, self.download, self.train, self.resolution, self.hflip = root, download, train, resolution, hflip
+        super().__init__(**kwargs)
+        self.hflip = hflip
         self.classes: list[str] | None = None
-
-    def prepare_data(self) -> None:
-        if self.download:
-            self.source(self.root, train=self.train, download=True)
 
     def validate(self) -> None:
         if not self.download:

@@ -7,42 +7,18 @@ from pathlib import Path
 from torch import Tensor
 from torchvision.datasets import MNIST, FashionMNIST
 
-from datamodules.base import TensorImages, ZooDataModule, check_files, resize_to_uint8
+from datamodules.base import TensorImages, TorchvisionDataModule, check_files, resize_to_uint8
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-class IdxDataModule(ZooDataModule):
+class IdxDataModule(TorchvisionDataModule):
     """28x28 grayscale images with 10 classes in the idx format, read by the torchvision class ``source``
     from ``<root>/<source.__name__>/raw/`` (torchvision's layout), resized to ``resolution``."""
 
-    source: type[MNIST]  # MNIST or a subclass such as FashionMNIST
+    source: type[MNIST]  # MNIST or a subclass such as FashionMNIST; root holds <source.__name__>/raw/
     channels = 1
     num_classes = 10
-
-    def __init__(
-        self,
-        root: str = "data",
-        download: bool = False,
-        train: bool = True,
-        resolution: int = 32,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        seed: int | None = None,
-    ):
-        """
-        Args:
-            root: folder that holds MNIST/raw/ or FashionMNIST/raw/ (torchvision's layout: four uncompressed idx files).
-            download: fetch the dataset into root with torchvision when it is missing.
-            train: the 60k training split (False: the 10k test split).
-            resolution: output size in pixels (28 is the source; DCGAN needs a power of two such as 32).
-        """
-        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.root, self.download, self.train, self.resolution = root, download, train, resolution
-
-    def prepare_data(self) -> None:
-        if self.download:
-            self.source(self.root, train=self.train, download=True)
 
     def validate(self) -> None:
         if not self.download:

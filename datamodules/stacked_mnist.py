@@ -20,30 +20,16 @@ class StackedMNISTDataModule(MNISTDataModule):
     channels = 3
     num_classes = 1000
 
-    def __init__(
-        self,
-        root: str = "data",
-        download: bool = False,
-        train: bool = True,
-        num_samples: int = 128_000,
-        data_seed: int = 0,
-        resolution: int = 32,
-        hflip: bool = False,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        seed: int | None = None,
-    ):
+    def __init__(self, num_samples: int = 128_000, data_seed: int = 0, hflip: bool = False, **kwargs):
         """
         Args:
-            root: folder that holds MNIST/raw/ (torchvision's layout: the four idx files, uncompressed).
-            download: fetch MNIST into root with torchvision when it is missing.
-            train: draw the digits from the 60k training split (False: the 10k test split).
             num_samples: stacked images in the set (128,000 in VEEGAN).
             data_seed: seed of the digit triplets; the same seed gives the same set.
-            resolution: output size in pixels (each 28x28 channel is resized; 32 suits DCGAN).
             hflip: random horizontal flips (off: mirrored digits are not digits).
+            **kwargs: root (holding MNIST/raw/), download, train (which MNIST split the digits come from),
+                resolution (each 28x28 channel is resized; 32 suits DCGAN), batch_size, num_workers, seed.
         """
-        super().__init__(root, download, train, resolution, batch_size, num_workers, seed)
+        super().__init__(**kwargs)
         self.num_samples, self.data_seed, self.hflip = num_samples, data_seed, hflip
 
     def setup(self, stage: str | None = None) -> None:
