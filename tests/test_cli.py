@@ -100,7 +100,8 @@ def test_short_names_and_flags_override_the_recipe(tmp_path):
     ],
 )  # fmt: skip
 def test_bad_input_gets_one_clear_message(tmp_path, args, phrases):
-    assert_user_error(run_cli(*args, cwd=tmp_path), *phrases)
+    assert_user_error(run_cli(*args, cwd=tmp_path, env={"WANDB_MODE": "offline"}), *phrases)
+    assert not (tmp_path / "runs").exists()  # refused before a run folder or a W&B run was created
 
 
 def test_corrupt_checkpoint_is_named_by_sample_and_by_fit(tmp_path, tiny_dcgan_args):

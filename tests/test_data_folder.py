@@ -151,3 +151,15 @@ def test_batched_cache_reads_equal_single_reads_in_the_sampler_order(tmp_path, t
     assert torch.equal(images, torch.stack([dm.dataset[i][0] for i in order]))
     assert labels.tolist() == [dm.dataset[i][1].item() for i in order] == [1, 0, 1, 0]
     assert skipped.tolist() == [0, 0, 0, 0]
+
+
+def test_unreadable_images_are_reported_at_the_end_of_each_epoch(two_classes):
+    from callbacks import CorruptImageReport
+    from tests.helpers import make_trainer, tiny_dcgan
+
+    (two_classes / "cats" / "broken.png").write_bytes(b"not a png")
+    dm = FolderDataModule(str(two_classes), resolution=16, batch_size=7, num_workers=0, cache=False)
+    model = tiny_dcgan(channels=3)
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable image file\(s\) this epoch"):
+        make_trainer(2, callbacks=[CorruptImageReport()]).fit(model, dm)  # 1 batch per epoch: 2 epochs
+    assert dm.corrupt_skipped == 2  # the broken file is met once per epoch
