@@ -8,6 +8,15 @@ from zoo.registry import name_of, resolve
 MODELS = {
     "gan": "zoo.gan:GAN",
     "dcgan": "zoo.dcgan:DCGAN",
+    "lsgan": "zoo.lsgan:LSGAN",
+    "wgan": "zoo.wgan:WGAN",
+    "wgan_gp": "zoo.wgan_gp:WGANGP",
+    "dragan": "zoo.dragan:DRAGAN",
+    "fgan": "zoo.fgan:FGAN",
+    "relativistic": "zoo.relativistic:RelativisticGAN",
+    "ebgan": "zoo.ebgan:EBGAN",
+    "began": "zoo.began:BEGAN",
+    "improved_gan": "zoo.improved_gan:ImprovedGAN",
 }
 
 

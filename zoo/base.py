@@ -20,6 +20,7 @@ Entries build ``self.generator`` and ``self.discriminator`` after ``super().__in
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import pytorch_lightning as pl
@@ -28,6 +29,7 @@ from torch import Tensor, nn
 
 from zoo.errors import ZooError
 from zoo.objectives import make_objective
+from zoo.penalties import PenaltyInputs, configure_penalty
 from zoo.seeding import iteration_seed, run_seed
 
 OPTIMIZERS = {
@@ -60,8 +62,9 @@ class GANModule(pl.LightningModule):
         self,
         latent_dim: int = 100,
         num_classes: int | None = None,
-        objective: str = "non_saturating",
+        objective: str | None = "non_saturating",
         objective_args: dict | None = None,
+        penalties: list[dict] | None = None,
         d_steps: int = 1,
         optimizer: str = "adam",
         g_lr: float = 2e-4,
@@ -70,6 +73,8 @@ class GANModule(pl.LightningModule):
         d_betas: tuple[float, float] = (0.5, 0.999),
         grad_clip_norm: float | None = None,
         lr_decay_kimg: tuple[float, float] | None = None,
+        weight_clip: float | None = None,
+        packing: int = 1,
         channels_last: bool = False,
         seed: int | None = None,
     ):
@@ -77,9 +82,13 @@ class GANModule(pl.LightningModule):
         Args:
             latent_dim: size of the latent vector z.
             num_classes: number of classes for conditional entries (None: unconditional).
-            objective: adversarial loss, a name registered in zoo/objectives.py.
+            objective: adversarial loss, a name registered in zoo/objectives.py (None: the entry's own losses).
             objective_args: the objective's own arguments, e.g. {divergence: kl} for fgan,
                 {a: -1, b: 1, c: 0} for least_squares, {label_smoothing: 0.1} for the GAN losses.
+            penalties: regularizers added to a player's loss, each a dict with ``name`` (gp, dragan, r1, r2 for
+                D; orthogonal, mode_seeking for G), optional ``interval`` (lazy: every N-th step of that player,
+                scaled by N) and the penalty's own arguments, e.g. [{name: gp, weight: 10}] or
+                [{name: r1, gamma: 10, interval: 16}] (zoo/penalties.py).
             d_steps: discriminator updates per generator update (n_critic).
             optimizer: adam, adamw, rmsprop or sgd, for both networks.
             g_lr: generator learning rate.
@@ -89,6 +98,10 @@ class GANModule(pl.LightningModule):
             grad_clip_norm: clip each network's gradient norm to this value (None: no clipping).
             lr_decay_kimg: (start, end): both learning rates decay linearly to 0 between these many
                 thousand real images (as CycleGAN's second half of training); None: constant.
+            weight_clip: clamp every discriminator parameter to [-c, c] after each D update (WGAN's
+                Lipschitz constraint, Arjovsky et al. 2017, Algorithm 1); None: no clipping.
+            packing: PacGAN's degree m (Lin et al. 2018, Sec. 3): D judges m samples at once, concatenated
+                along channels (images) or features (points), all real or all fake. 1: no packing.
             channels_last: NHWC memory layout for conv nets and real batches (faster convs on
                 tensor-core GPUs, especially with bf16).
             seed: base seed of the latent noise (None: the run's seed_everything value).
@@ -96,15 +109,24 @@ class GANModule(pl.LightningModule):
         super().__init__()
         if d_steps < 1:
             raise ZooError(f"d_steps must be >= 1, got {d_steps}")
+        if packing < 1:
+            raise ZooError(f"packing must be >= 1, got {packing}")
+        if packing > 1 and num_classes is not None:
+            raise ZooError("packing is for unconditional entries: a pack mixes samples of different classes")
+        if weight_clip is not None and weight_clip <= 0:
+            raise ZooError(f"weight_clip must be > 0, got {weight_clip}")
         if lr_decay_kimg is not None and not 0 <= lr_decay_kimg[0] < lr_decay_kimg[1]:
             raise ZooError(f"lr_decay_kimg must be (start, end) with 0 <= start < end, got {lr_decay_kimg}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.latent_dim = latent_dim
         self.num_classes = num_classes
-        self.objective = make_objective(objective, **(objective_args or {}))
+        self.objective = make_objective(objective, **(objective_args or {})) if objective else None
+        self.penalties = [configure_penalty(spec) for spec in penalties or []]
+        self.packing = packing
         self.images_seen = 0
         self.iterations = 0
+        self.generator_steps = 0
         self.generator_ema: nn.Module | None = None
         self._latent_rng: torch.Generator | None = None
         # first iteration whose losses were not finite (-1: none); written on device, read by NonFiniteGuard
@@ -160,8 +182,22 @@ class GANModule(pl.LightningModule):
         return net(z) if y is None else net(z, y)
 
     def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:
-        """Discriminator outputs, one per sample."""
+        """Discriminator outputs, one per sample (one per pack of ``packing`` samples)."""
+        x = self.pack(x)
         return self.discriminator(x) if y is None else self.discriminator(x, y)
+
+    def pack(self, x: Tensor) -> Tensor:
+        """PacGAN packing: consecutive groups of m samples become one input with m times the channels."""
+        m = self.packing
+        if m == 1:
+            return x
+        if x.shape[0] % m:
+            raise ZooError(f"packing {m} needs a batch size divisible by {m}, got {x.shape[0]}; set --data.batch_size")
+        return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+    def packed_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one discriminator input under packing: build D for this shape."""
+        return (sample_shape[0] * self.packing, *sample_shape[1:])
 
     # ------------------------------------------------------------------------------ the game
 
@@ -191,23 +227,28 @@ class GANModule(pl.LightningModule):
         generator_turn = (self.iterations + 1) % self.hparams.d_steps == 0
 
         self._latent_rng.manual_seed(iteration_seed(self._seed, self.global_rank, self.iterations))
-        z, y_fake = self.sample_latent(n), self.sample_labels(n)
+        z, y_fake = self.sample_latent(n), self.sample_fake_labels(n)
         with torch.set_grad_enabled(generator_turn):
             fake = self.generate(self.generator, z, y_fake)
 
         with self.toggled_optimizer(d_opt):
             d_loss, logs = self.discriminator_loss(real, y_real, fake.detach(), y_fake)
+            d_loss = d_loss + self._penalties("d", self.iterations, real, y_real, fake.detach(), z, logs)
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             d_opt.step()
+            self.after_discriminator_step()
         losses = [d_loss]
 
         if generator_turn:
             with self.toggled_optimizer(g_opt):
                 g_loss, g_logs = self.generator_loss(fake, y_fake, real, y_real)
+                g_loss = g_loss + self._penalties("g", self.generator_steps, real, y_real, fake, z, g_logs)
                 g_opt.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 g_opt.step()
+                self.after_generator_step()
+            self.generator_steps += 1
             logs.update(g_logs)
             losses.append(g_loss)
 
@@ -219,6 +260,41 @@ class GANModule(pl.LightningModule):
             on_bar = {k: logs.pop(k) for k in ("loss/d", "loss/g") if k in logs}
             self.log_dict({**on_bar, "kimg": self.images_seen / 1000}, prog_bar=True, batch_size=n)
             self.log_dict(logs, batch_size=n)
+
+    def sample_fake_labels(self, n: int) -> Tensor | None:
+        """Conditions of the fake batch: uniform labels, with the second half repeating the first when a
+        mode-seeking penalty pairs the halves (MSGAN compares two latents under one condition)."""
+        y = self.sample_labels(n)
+        if y is not None and any(p.name == "mode_seeking" for p in self.penalties):
+            half = (n + 1) // 2
+            y = torch.cat([y[:half], y[: n - half]])
+        return y
+
+    def _penalties(self, player: str, step: int, real, y_real, fake, z, logs: dict) -> Tensor | float:
+        """The sum of ``player``'s configured penalties due at ``step`` (their lazy schedules), logged by name."""
+        total = 0.0
+        inputs = None
+        for penalty in self.penalties:
+            if penalty.player != player or not penalty.schedule.applies(step):
+                continue
+            if inputs is None:
+                critic = functools.partial(self.discriminate, y=y_real)
+                inputs = PenaltyInputs(critic, real, fake, z, self.generator, self._latent_rng)
+            term = penalty(inputs)
+            logs[f"penalty/{penalty.name}"] = term
+            total = total + term
+        return total
+
+    def after_discriminator_step(self) -> None:
+        """Runs after every D update: WGAN's weight clipping. Entries with state updated per step extend it."""
+        if self.hparams.weight_clip is not None:
+            c = self.hparams.weight_clip
+            with torch.no_grad():
+                for p in self.discriminator.parameters():
+                    p.clamp_(-c, c)
+
+    def after_generator_step(self) -> None:
+        """Runs after every G update; entries with state updated per step override it."""
 
     def _record_nonfinite(self, losses: list[Tensor]) -> None:
         """Remembers the first iteration with a NaN/Inf loss, on device (no host sync)."""
@@ -263,11 +339,12 @@ class GANModule(pl.LightningModule):
 
     def get_extra_state(self) -> dict:
         """Training progress stored inside ``state_dict`` (so checkpoints carry the schedule unit)."""
-        return {"images_seen": self.images_seen, "iterations": self.iterations}
+        return {"images_seen": self.images_seen, "iterations": self.iterations, "generator_steps": self.generator_steps}
 
     def set_extra_state(self, state: dict) -> None:
         self.images_seen = int(state["images_seen"])
         self.iterations = int(state["iterations"])
+        self.generator_steps = int(state.get("generator_steps", 0))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from zoo import model_name

@@ -137,6 +137,23 @@ class HingeGAN(_CriticObjective):
         return F.relu(1.0 - real_out).mean() + F.relu(1.0 + fake_out).mean()
 
 
+@register_objective("energy")
+class EnergyGAN(Objective):
+    """EBGAN's margin losses (Zhao et al. 2017, Eq. 1-2) on energies, D's outputs being energies (low on data):
+    D minimizes E[D(x)] + E[max(0, m - D(G(z)))] and G minimizes E[D(G(z))]."""
+
+    def __init__(self, margin: float = 1.0):
+        if margin <= 0:
+            raise ZooError(f"the energy margin must be > 0, got {margin}")
+        self.margin = margin
+
+    def d_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return real_out.mean() + F.relu(self.margin - fake_out).mean()
+
+    def g_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
+        return fake_out.mean()
+
+
 class _RelativisticObjective(Objective):
     """Relativistic GANs (Jolicoeur-Martineau 2018, "The relativistic discriminator: a key element missing from
     standard GAN", arXiv 1807.00734, Sec. 4): D estimates how much more realistic real data is than fake data,

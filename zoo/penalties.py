@@ -20,6 +20,7 @@ Conventions shared by every function here:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -190,3 +191,100 @@ def mode_seeking_penalty(
     """
     ratio = (fake1 - fake2).abs().mean() / (z1 - z2).abs().mean()
     return weight / (ratio + eps)
+
+
+def pulling_away_term(embeddings: Tensor) -> Tensor:
+    """EBGAN's pulling-away term (Zhao et al. 2017, Eq. 6) on a batch of encoder outputs S (N, ...):
+    1 / (N (N - 1)) * sum_{i != j} cos(S_i, S_j)^2. It pushes the generated samples' embeddings apart and so
+    discourages the generator from collapsing onto a few points."""
+    n = embeddings.shape[0]
+    if n < 2:
+        raise ZooError("the pulling-away term needs at least 2 samples per batch")
+    with _full_precision(embeddings.device):
+        unit = torch.nn.functional.normalize(embeddings.float().flatten(1), dim=1)
+        cosine = unit @ unit.T
+        return (cosine.square().sum() - cosine.diagonal().square().sum()) / (n * (n - 1))
+
+
+# ------------------------------------------------------------------------------------ by configuration
+
+
+@dataclass(frozen=True)
+class PenaltyInputs:
+    """What a penalty chosen by configuration may use at one training step."""
+
+    critic: Critic  # the discriminator, given the real batch's conditions
+    real: Tensor
+    fake: Tensor  # detached for discriminator penalties; differentiable for generator ones
+    z: Tensor
+    generator: nn.Module
+    rng: torch.Generator | None
+
+
+def _half(x: Tensor, which: int) -> Tensor:
+    half = x.shape[0] // 2
+    return x[which * half : (which + 1) * half]
+
+
+#: the data arguments of the functions above, by parameter name, taken from a step's PenaltyInputs. MSGAN
+#: pairs the two halves of a batch (GANModule draws the same conditions for both halves).
+_DATA_ARGUMENTS: dict[str, Callable[[PenaltyInputs], object]] = {
+    "critic": lambda i: i.critic,
+    "real": lambda i: i.real,
+    "fake": lambda i: i.fake,
+    "generator": lambda i: i.rng,
+    "module": lambda i: i.generator,
+    "fake1": lambda i: _half(i.fake, 0),
+    "fake2": lambda i: _half(i.fake, 1),
+    "z1": lambda i: _half(i.z, 0),
+    "z2": lambda i: _half(i.z, 1),
+}
+
+#: ``--model.penalties`` names -> (the player whose loss the term joins, the function above)
+PENALTIES: dict[str, tuple[str, Callable[..., Tensor]]] = {
+    "gp": ("d", gradient_penalty),
+    "dragan": ("d", dragan_penalty),
+    "r1": ("d", r1_penalty),
+    "r2": ("d", r2_penalty),
+    "orthogonal": ("g", orthogonal_penalty),
+    "mode_seeking": ("g", mode_seeking_penalty),
+}
+
+
+@dataclass(frozen=True)
+class ConfiguredPenalty:
+    """One entry of ``--model.penalties``: a registered penalty, its own arguments, and its lazy schedule."""
+
+    name: str
+    args: dict
+    schedule: LazyPenalty
+
+    @property
+    def player(self) -> str:
+        return PENALTIES[self.name][0]
+
+    def __call__(self, inputs: PenaltyInputs) -> Tensor:
+        function = PENALTIES[self.name][1]
+        data = {k: _DATA_ARGUMENTS[k](inputs) for k in inspect.signature(function).parameters if k in _DATA_ARGUMENTS}
+        return self.schedule.factor * function(**data, **self.args)
+
+
+def configure_penalty(spec: dict) -> ConfiguredPenalty:
+    """Builds a penalty from a config entry such as ``{name: gp, weight: 10}`` or ``{name: r1, gamma: 10,
+    interval: 16}``: ``name`` picks it, ``interval`` makes it lazy, every other key is an argument of its
+    function above (the paper's value when left out). Unknown names and arguments are rejected here, at start-up."""
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    if name not in PENALTIES:
+        raise ZooError(
+            f"unknown penalty '{name}'; choose one of: {', '.join(PENALTIES)} (e.g. {{name: gp, weight: 10}})"
+        )
+    interval = spec.pop("interval", 1)
+    allowed = set(inspect.signature(PENALTIES[name][1]).parameters) - set(_DATA_ARGUMENTS)
+    unknown = set(spec) - allowed
+    if unknown:
+        raise ZooError(
+            f"penalty '{name}' has no argument {', '.join(sorted(unknown))}; its arguments: "
+            f"{', '.join(sorted(allowed | {'interval'}))}"
+        )
+    return ConfiguredPenalty(name, spec, LazyPenalty(int(interval)))

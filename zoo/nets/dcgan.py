@@ -5,6 +5,10 @@ BatchNorm + ReLU everywhere except the tanh output. Discriminator: the mirror im
 LeakyReLU(0.2), BatchNorm everywhere except the input layer, and a 4x4 conv to one logit.
 Channel widths halve per doubling so the last hidden layer has ``width`` channels (ngf/ndf of the
 reference implementation); any power-of-two resolution >= 8 and any channel count work.
+
+Options used by other entries: the discriminator's normalization (``norm``: WGAN-GP's critic has no batch
+norm, Gulrajani et al. 2017 Sec. 4, and uses layer norm), its number of outputs (``out_features``: the
+encoder of an autoencoder discriminator), and the generator's output activation (a decoder has none).
 """
 
 from __future__ import annotations
@@ -14,6 +18,14 @@ import math
 from torch import Tensor, nn
 
 from zoo.errors import ZooError
+
+#: discriminator normalizations; "layer" normalizes each sample over (C, H, W) with per-channel affine,
+#: as the layer norm of WGAN-GP's reference critic (equal to GroupNorm with one group)
+NORMS = {
+    "batch": nn.BatchNorm2d,
+    "layer": lambda channels: nn.GroupNorm(1, channels),
+    "none": lambda channels: nn.Identity(),
+}
 
 
 def num_doublings(resolution: int) -> int:
@@ -25,8 +37,14 @@ def num_doublings(resolution: int) -> int:
     return int(math.log2(resolution)) - 2
 
 
+def norm_layer(norm: str, channels: int) -> nn.Module:
+    if norm not in NORMS:
+        raise ZooError(f"unknown discriminator norm '{norm}'; choose one of: {', '.join(NORMS)}")
+    return NORMS[norm](channels)
+
+
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int, resolution: int, channels: int, width: int):
+    def __init__(self, latent_dim: int, resolution: int, channels: int, width: int, output_activation: bool = True):
         super().__init__()
         n = num_doublings(resolution)
         c = width * 2 ** (n - 1)
@@ -42,7 +60,8 @@ class DCGANGenerator(nn.Module):
                 nn.ReLU(inplace=True),
             ]
             c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False)]
+        layers += [nn.Tanh()] if output_activation else []
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -50,16 +69,28 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, resolution: int, channels: int, width: int):
+    """Outputs one value per sample, or ``out_features`` values when that is not 1."""
+
+    def __init__(self, resolution: int, channels: int, width: int, norm: str = "batch", out_features: int = 1):
         super().__init__()
         n = num_doublings(resolution)
         layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
         c = width
         for _ in range(n - 1):
-            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(c * 2), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),
+                norm_layer(norm, c * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             c *= 2
-        layers += [nn.Conv2d(c, 1, 4, 1, 0, bias=False)]
+        layers += [nn.Conv2d(c, out_features, 4, 1, 0, bias=False)]
+        self.out_features = out_features
         self.net = nn.Sequential(*layers)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer (N, 8 * width..., 4, 4): what feature matching compares (Salimans et al. 2016)."""
+        return self.net[:-1](x)
+
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).view(x.shape[0])
+        out = self.net(x).flatten(1)
+        return out.squeeze(1) if self.out_features == 1 else out

@@ -60,5 +60,9 @@ class MLPDiscriminator(nn.Module):
         layers += [nn.Linear(width, 1)]
         self.net = nn.Sequential(*layers)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The last hidden layer: what feature matching compares (Salimans et al. 2016, Sec. 3.1)."""
+        return self.net[:-1](x)
+
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).squeeze(1)
