@@ -26,6 +26,6 @@ class DCGAN(GANModule):
         """
         super().__init__(**kwargs)
         self.generator = DCGANGenerator(self.latent_dim, resolution, channels, ngf)
-        self.discriminator = DCGANDiscriminator(resolution, channels, ndf)
+        self.discriminator = DCGANDiscriminator(resolution, channels * self.packing, ndf)
         dcgan_init(self.generator)
         dcgan_init(self.discriminator)

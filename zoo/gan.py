@@ -40,4 +40,4 @@ class GAN(GANModule):
         """
         super().__init__(**kwargs)
         self.generator = MLPGenerator(self.latent_dim, sample_shape, g_hidden, g_batch_norm, output_activation)
-        self.discriminator = MLPDiscriminator(sample_shape, d_hidden, maxout_pieces, d_dropout)
+        self.discriminator = MLPDiscriminator(self.packed_shape(sample_shape), d_hidden, maxout_pieces, d_dropout)

@@ -25,10 +25,10 @@ class MinibatchDiscrimination(nn.Module):
         return self.T.shape[0] + self.kernels
 
     def forward(self, f: Tensor) -> Tensor:
-        m = (f @ self.T).view(f.shape[0], self.kernels, self.kernel_dim)
-        l1 = (m.unsqueeze(1) - m.unsqueeze(0)).abs().sum(-1)  # (N, N, B)
-        o = torch.exp(-l1).sum(1) - 1  # drop j = i (exp(0) = 1)
-        return torch.cat([f, o], dim=1)
+        m = (f @ self.T).view(f.shape[0], self.kernels, self.kernel_dim).transpose(0, 1)  # (B, N, C)
+        l1 = torch.cdist(m, m, p=1)  # (B, N, N): ||M_{i,b} - M_{j,b}||_1
+        o = torch.exp(-l1).sum(2) - 1  # drop j = i (exp(0) = 1)
+        return torch.cat([f, o.T], dim=1)
 
 
 class HistoricalAverage(nn.Module):
