@@ -66,18 +66,33 @@ PUBLISHED = [
 ]
 
 
-def toy_model(entry: str, packing: int, seed: int) -> pl.LightningModule:
-    nets = TOY_NETS["gan" if entry == "gan" else "standard"]
+def toy_model(entry: str, packing: int, seed: int, width: int | None = None) -> pl.LightningModule:
+    """``entry`` with PacGAN's toy networks, or with every hidden layer ``width`` units wide (fast tests)."""
+    nets = dict(TOY_NETS["gan" if entry == "gan" else "standard"])
+    if width is not None:
+        for key, value in nets.items():
+            if key in ("ngf", "ndf"):
+                nets[key] = width
+            elif key in ("g_hidden", "d_hidden"):
+                nets[key] = (width,) * len(value)
     return get_model(entry)(sample_shape=(2,), latent_dim=2, packing=packing, seed=seed, **nets)
 
 
 def train_and_score(
-    entry: str, mixture: str, seed: int, budget_kimg: float, packing: int = 1, num_points: int = 100_000
+    entry: str,
+    mixture: str,
+    seed: int,
+    budget_kimg: float,
+    packing: int = 1,
+    num_points: int = 100_000,
+    width: int | None = None,
+    std: float | None = None,
 ) -> ModeCoverage:
-    """Trains ``entry`` on one mixture with the project's Lightning loop and scores 2,500 samples."""
+    """Trains ``entry`` on one mixture with the project's Lightning loop and scores 2,500 samples.
+    ``width`` and ``std`` shrink the networks and widen the modes for the test-sized version."""
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = Toy2DDataModule(mixture=mixture, num_points=num_points, batch_size=100, seed=seed)
-    model = toy_model(entry, packing, seed)
+    data = Toy2DDataModule(mixture=mixture, num_points=num_points, std=std, batch_size=100, seed=seed)
+    model = toy_model(entry, packing, seed, width)
     iterations = max(1, round(budget_kimg * 1000 / data.batch_size))
     d_steps = model.hparams.d_steps
     trainer = pl.Trainer(
