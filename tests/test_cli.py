@@ -89,7 +89,7 @@ def test_short_names_and_flags_override_the_recipe(tmp_path):
 @pytest.mark.parametrize(
     "args,phrases",
     [
-        (["fit", "--model", "stylegn"], ["unknown model 'stylegn'", "dcgan, gan"]),
+        (["fit", "--model", "stylegn"], ["unknown model 'stylegn'", "dcgan, dragan, ebgan"]),
         (["fit", "--model", "dcgan", "--data", "celebb"], ["unknown dataset 'celebb'", "celeba, celeba_hq, cifar10"]),
         (["fit"], ["choose a model with --model"]),
         (["fti", "--model", "dcgan"], ["unknown command 'fti'"]),
