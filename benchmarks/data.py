@@ -32,11 +32,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import record_block
 from datamodules import get_datamodule
-
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-TABLE_START = "<!-- data-throughput:start -->"
-TABLE_END = "<!-- data-throughput:end -->"
 
 
 def smooth_image(rng: np.random.Generator, width: int, height: int) -> Image.Image:
@@ -140,7 +137,6 @@ def measure(name: str, root_kwargs: dict, resolution: int, cache_dir: Path, work
 
 def table(rows: list[dict], machine: str, images: int, workers: int) -> str:
     lines = [
-        TABLE_START,
         f"`python benchmarks/data.py --images {images} --workers {workers} --record` on {machine}",
         "",
         "| dataset (format) | px | raw img/s | cache img/s | cache / raw | cache build s | DCGAN step img/s |",
@@ -151,18 +147,7 @@ def table(rows: list[dict], machine: str, images: int, workers: int) -> str:
             f"| {r['name']} ({r['format']}) | {r['px']} | {r['raw']:.0f} | {r['cache']:.0f} | "
             f"{r['cache'] / r['raw']:.1f}x | {r['build_s']:.1f} | {r['dcgan']:.1f} |"
         )
-    lines.append(TABLE_END)
     return "\n".join(lines)
-
-
-def record(text: str) -> None:
-    results = RESULTS.read_text()
-    if TABLE_START in results:
-        before, rest = results.split(TABLE_START, 1)
-        results = before + text + rest.split(TABLE_END, 1)[1]
-    else:
-        results = results.rstrip() + "\n\n## Data throughput: raw formats vs the resized cache\n\n" + text + "\n"
-    RESULTS.write_text(results)
 
 
 def main() -> None:
@@ -192,7 +177,7 @@ def main() -> None:
     text = table(rows, machine, args.images, args.workers)
     print(text)
     if args.record:
-        record(text)
+        record_block("data-throughput", "Data throughput: raw formats vs the resized cache", text)
 
 
 if __name__ == "__main__":
