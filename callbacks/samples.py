@@ -12,6 +12,9 @@ from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from callbacks.kimg import next_grid_point
+from zoo.sampling import class_grid, evenly_spaced_classes
+
 
 def scatter_image(points: Tensor, size: int = 256, extent: float | None = None) -> Tensor:
     """Renders 2D points as a (1, size, size) image in [0, 1] (a 2D histogram, white = dense), so
@@ -36,23 +39,27 @@ def sample_picture(samples: Tensor, nrow: int | None = None) -> Tensor:
 
 class SampleGrid(Callback):
     """Every ``every_n_kimg`` thousand real images (and at the end of training), samples
-    ``num_samples`` images from the same fixed latents and writes ``<run>/samples/kimgNNNNNN.png``
-    plus ``latest.png``; with a W&B logger the grid is logged under ``samples``."""
+    ``num_samples`` images from the same fixed latents (with the EMA generator when there is one) and
+    writes ``<run>/samples/kimgNNNNNN.png`` plus ``latest.png``; with a W&B logger the grid is logged
+    under ``samples``. A class-conditional image model gets one row per class, the same latents in
+    every row (at most ``class_rows`` classes, evenly spaced over the labels)."""
 
-    def __init__(self, every_n_kimg: float = 10.0, num_samples: int = 64, seed: int = 0):
+    def __init__(self, every_n_kimg: float = 10.0, num_samples: int = 64, seed: int = 0, class_rows: int = 10):
         """
         Args:
             every_n_kimg: interval in thousands of real images shown to D.
-            num_samples: samples per grid (use 2500 for toy 2D data).
+            num_samples: samples per grid (use 2500 for toy 2D data); conditional grids show
+                num_samples // rows per row.
             seed: seed of the fixed latents.
+            class_rows: most classes shown by a conditional model's grid, one row each.
         """
-        self.every_n_kimg, self.num_samples, self.seed = every_n_kimg, num_samples, seed
+        self.every_n_kimg, self.num_samples, self.seed, self.class_rows = every_n_kimg, num_samples, seed, class_rows
         self._next_kimg = every_n_kimg
         self.last_path: Path | None = None
 
     def next_kimg(self, images_seen: int) -> float:
         """The first multiple of ``every_n_kimg`` strictly after ``images_seen``."""
-        return (math.floor(images_seen / 1000 / self.every_n_kimg) + 1) * self.every_n_kimg
+        return next_grid_point(images_seen / 1000, self.every_n_kimg)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module) -> None:
         self._next_kimg = self.next_kimg(pl_module.images_seen)
@@ -65,10 +72,18 @@ class SampleGrid(Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         self.render(trainer, pl_module)
 
+    def picture(self, pl_module) -> Tensor:
+        """A square grid (or a scatter of 2D points); one row per class for a conditional model."""
+        if pl_module.num_classes is None:
+            return sample_picture(pl_module.sample(self.num_samples, seed=self.seed))
+        classes = evenly_spaced_classes(pl_module.num_classes, self.class_rows)
+        columns = max(1, self.num_samples // len(classes))
+        return sample_picture(class_grid(pl_module, classes, columns, seed=self.seed), nrow=columns)
+
     def render(self, trainer: pl.Trainer, pl_module) -> Path | None:
         if not trainer.is_global_zero:
             return None
-        picture = sample_picture(pl_module.sample(self.num_samples, seed=self.seed))
+        picture = self.picture(pl_module)
         folder = Path(trainer.default_root_dir) / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         kimg = pl_module.images_seen // 1000

@@ -1,0 +1,219 @@
+"""Sampling a trained GAN: interpolation strips, truncation sweeps, class rows, and sample files for
+external evaluators. Pure functions over the GANModule contract (zoo/base.py): ``sample_latent``,
+``sample_labels`` and ``generate``, run on the EMA generator when there is one, in eval mode.
+
+Every function takes a ``seed``; latents are drawn on the host, so a seed gives the same samples on
+any device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+
+from metrics.resize import to_uint8
+from zoo.base import eval_mode
+from zoo.errors import ZooError
+
+#: the most images drawn into one grid picture (a grid of 50k samples would not fit in memory)
+MAX_GRID_IMAGES = 1024
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def sampling_net(model) -> nn.Module:
+    """The generator that samples: the EMA generator when there is one, else the training one."""
+    return model.generator_ema if model.generator_ema is not None else model.generator
+
+
+@torch.no_grad()
+def render(model, z: Tensor, y: Tensor | None = None) -> Tensor:
+    """Images (on the host) for latents ``z`` and labels ``y``."""
+    net = sampling_net(model)
+    with eval_mode(net):
+        out = model.generate(net, z.to(model.device), None if y is None else y.to(model.device))
+    return out.float().cpu()
+
+
+# ------------------------------------------------------------------------------------ interpolation
+
+
+def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Linear interpolation ``a + t (b - a)`` (broadcasting)."""
+    return a + t * (b - a)
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Spherical linear interpolation (Shoemake 1985), which White (2016, "Sampling Generative
+    Networks", Sec. 2.1) recommends for Gaussian latents: with Ω the angle between ``a`` and ``b``,
+    ``sin((1 - t) Ω) / sin Ω * a + sin(t Ω) / sin Ω * b``. Unit vectors stay on the unit sphere;
+    (anti)parallel end points, where Ω is undefined, fall back to ``lerp``. Broadcasts over the last dim."""
+    cos = (nn.functional.normalize(a, dim=-1) * nn.functional.normalize(b, dim=-1)).sum(-1, keepdim=True)
+    omega = cos.clamp(-1, 1).acos()
+    sin = omega.sin()
+    parallel = sin.abs() < 1e-6
+    sin = torch.where(parallel, torch.ones_like(sin), sin)
+    curve = (((1 - t) * omega).sin() * a + (t * omega).sin() * b) / sin
+    return torch.where(parallel, lerp(a, b, t), curve)
+
+
+INTERPOLATIONS = {"linear": lerp, "slerp": slerp}
+
+
+def interpolate(
+    model, strips: int = 8, steps: int = 10, method: str = "slerp", seed: int = 0, truncation: float | None = None
+) -> Tensor:
+    """``strips`` rows of ``steps`` images, row i walking from latent a_i to latent b_i (end points
+    included); a conditional model keeps one class along each row. Shape (strips * steps, C, H, W)."""
+    if method not in INTERPOLATIONS:
+        raise ZooError(f"unknown interpolation '{method}'; choose one of: {', '.join(INTERPOLATIONS)}")
+    if strips < 1 or steps < 2:
+        raise ZooError(f"an interpolation needs >= 1 strip and >= 2 steps, got {strips} and {steps}")
+    rng = seeded(seed)
+    ends = model.sample_latent(2 * strips, generator=rng, truncation=truncation).cpu()
+    t = torch.linspace(0, 1, steps).view(1, steps, 1)
+    z = INTERPOLATIONS[method](ends[:strips, None], ends[strips:, None], t).flatten(0, 1)
+    y = model.sample_labels(strips, generator=rng)
+    return render(model, z, None if y is None else y.repeat_interleave(steps))
+
+
+# ---------------------------------------------------------------------------------- grids by row
+
+
+def truncation_sweep(model, truncations: Sequence[float | None], columns: int = 8, seed: int = 0) -> Tensor:
+    """One row of ``columns`` images per truncation value (None: untruncated), every row drawn from the
+    same seed and with the same labels, so a column shows one sample pulled towards the mode as the
+    threshold falls (BigGAN, Brock et al. 2019, Sec. 3.1 and Fig. 2a). Row r equals
+    ``model.sample(columns, truncation=truncations[r], seed=seed)`` with the first row's labels."""
+    rows, labels = [], None
+    for truncation in truncations:
+        rng = seeded(seed)
+        z = model.sample_latent(columns, generator=rng, truncation=truncation)
+        if labels is None:
+            labels = model.sample_labels(columns, generator=rng)
+        rows.append(render(model, z, labels))
+    return torch.cat(rows)
+
+
+def class_grid(
+    model, classes: Sequence[int], columns: int = 8, seed: int = 0, truncation: float | None = None
+) -> Tensor:
+    """One row of ``columns`` images per class, the same latents in every row, so a column shows one
+    latent rendered as each class (as the class rows of ACGAN and BigGAN figures)."""
+    if model.num_classes is None:
+        raise ZooError(f"{type(model).__name__} is unconditional: class rows need a class-conditional model")
+    outside = [c for c in classes if not 0 <= c < model.num_classes]
+    if outside:
+        raise ZooError(f"classes {outside} are outside 0..{model.num_classes - 1} of this model")
+    z = model.sample_latent(columns, generator=seeded(seed), truncation=truncation)
+    y = torch.tensor(list(classes), dtype=torch.long).repeat_interleave(columns)
+    return render(model, z.repeat(len(classes), *([1] * (z.dim() - 1))), y)
+
+
+def evenly_spaced_classes(num_classes: int, rows: int) -> list[int]:
+    """``rows`` class indices spread over 0..num_classes-1 (all of them when there are few)."""
+    if num_classes <= rows:
+        return list(range(num_classes))
+    return torch.linspace(0, num_classes - 1, rows).round().long().tolist()
+
+
+# ------------------------------------------------------------------------------ files of samples
+
+
+def sample_batches(
+    model, num_samples: int, batch_size: int = 64, seed: int = 0, truncation: float | None = None
+) -> Iterator[tuple[Tensor, Tensor | None]]:
+    """(images on the host, labels) ``batch_size`` at a time: the samples of ``model.sample(num_samples,
+    truncation=truncation, seed=seed)`` (latents and labels drawn in the same order), never all images
+    on the device at once."""
+    if num_samples < 1 or batch_size < 1:
+        raise ZooError(f"num_samples and batch_size must be >= 1, got {num_samples} and {batch_size}")
+    rng = seeded(seed)
+    z = model.sample_latent(num_samples, generator=rng, truncation=truncation).cpu()
+    y = model.sample_labels(num_samples, generator=rng)
+    y = None if y is None else y.cpu()
+    for start in range(0, num_samples, batch_size):
+        labels = None if y is None else y[start : start + batch_size]
+        yield render(model, z[start : start + batch_size], labels), labels
+
+
+def grid_samples(
+    model, num_samples: int, batch_size: int = 64, seed: int = 0, truncation: float | None = None
+) -> Tensor:
+    """The samples of ``sample_batches`` in one host tensor, for a picture; more than
+    ``MAX_GRID_IMAGES`` images raise a ZooError after the first batch (2D points are not limited)."""
+    batches = []
+    for images, _ in sample_batches(model, num_samples, batch_size, seed, truncation):
+        if images.dim() == 4 and num_samples > MAX_GRID_IMAGES:
+            raise ZooError(
+                f"a grid of {num_samples} images is too large to draw; add --no-grid (--individual and --npz "
+                f"write every sample) or use --num_samples <= {MAX_GRID_IMAGES}"
+            )
+        batches.append(images)
+    return torch.cat(batches)
+
+
+def dump(
+    model,
+    out_dir: str | os.PathLike,
+    num_samples: int,
+    npz: bool = True,
+    png: bool = False,
+    batch_size: int = 64,
+    seed: int = 0,
+    truncation: float | None = None,
+) -> Path:
+    """Writes ``num_samples`` samples for external evaluators, streamed batch by batch:
+
+    - ``npz``: ``<out_dir>/samples.npz`` with ``arr_0`` uint8 (N, H, W, C), the layout the NVlabs,
+      clean-fid and ADM (Dhariwal & Nichol 2021) evaluators read, plus ``arr_1`` int64 labels for a
+      conditional model (as ADM's sampler writes them); built in a temporary file and renamed when complete.
+    - ``png``: ``<out_dir>/000000.png`` ... one file per sample, grayscale or RGB.
+
+    Returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target, partial = out_dir / "samples.npz", out_dir / ".samples.npz.partial"
+    labels, index = [], 0
+    try:
+        with contextlib.ExitStack() as stack:
+            archive = stack.enter_context(zipfile.ZipFile(partial, "w", allowZip64=True)) if npz else None
+            stream = None
+            for images, y in sample_batches(model, num_samples, batch_size, seed, truncation):
+                if images.dim() != 4:
+                    raise ZooError("this model generates points, not images: there is nothing to write as images")
+                pixels = to_uint8(images).permute(0, 2, 3, 1).numpy()  # NHWC
+                if archive is not None:
+                    if stream is None:
+                        stream = stack.enter_context(archive.open("arr_0.npy", "w", force_zip64=True))
+                        header = {"descr": "|u1", "fortran_order": False, "shape": (num_samples, *pixels.shape[1:])}
+                        np.lib.format.write_array_header_1_0(stream, header)
+                    stream.write(np.ascontiguousarray(pixels).tobytes())
+                if png:
+                    for pixel in pixels:
+                        Image.fromarray(pixel[..., 0] if pixel.shape[-1] == 1 else pixel).save(
+                            out_dir / f"{index:06d}.png"
+                        )
+                        index += 1
+                if y is not None:
+                    labels.append(y)
+            if stream is not None:
+                stream.close()  # a zip has one open member at a time: arr_0 ends before arr_1 begins
+            if archive is not None and labels:
+                with archive.open("arr_1.npy", "w", force_zip64=True) as label_stream:
+                    np.lib.format.write_array(label_stream, torch.cat(labels).numpy())
+        if npz:
+            os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out_dir
