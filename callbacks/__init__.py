@@ -1,14 +1,18 @@
 """Callbacks that see a GAN only through the GANModule contract, so each serves the whole zoo."""
 
 from callbacks.checkpoint_io import AtomicCheckpointIO, load_gan, read_checkpoint
+from callbacks.ema import EMA
+from callbacks.fid import PeriodicFID
 from callbacks.health import CorruptImageReport, NonFiniteGuard, NonFiniteLossError
 from callbacks.samples import SampleGrid
 
 __all__ = [
+    "EMA",
     "AtomicCheckpointIO",
     "CorruptImageReport",
     "NonFiniteGuard",
     "NonFiniteLossError",
+    "PeriodicFID",
     "SampleGrid",
     "load_gan",
     "read_checkpoint",

@@ -62,7 +62,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 def load_gan(path: str | os.PathLike, expected_model: str | None = None):
     """Rebuilds the GAN stored in a GAN Zoo checkpoint (its registered class, its hyperparameters,
-    its weights and training progress) without unpickling any code."""
+    its weights and training progress) without unpickling any code. A checkpoint trained with the EMA
+    callback also restores ``generator_ema``, which sampling then uses."""
+    from callbacks.ema import EMA_PREFIX, frozen_copy
     from zoo import get_model
 
     checkpoint = read_checkpoint(path)
@@ -73,5 +75,7 @@ def load_gan(path: str | os.PathLike, expected_model: str | None = None):
         raise ZooError(f"{path} holds a '{stored}' model, not '{expected_model}'")
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}  # drop CLI bookkeeping
     model = get_model(stored)(**hparams)
+    if any(key.startswith(EMA_PREFIX) for key in checkpoint["state_dict"]):
+        model.generator_ema = frozen_copy(model.generator)
     model.load_state_dict(checkpoint["state_dict"])
     return model
