@@ -22,9 +22,11 @@ from zoo.errors import ZooError
 
 ROOT = Path(__file__).resolve().parent
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
-COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "prepare", "models")
+COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "evaluate", "prepare", "models")
 USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [options]
-       python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR]
+       python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR] [--npz] [--individual]
+                            [--interpolate slerp|linear] [--truncations none,1,0.7] [--classes 0,1,2]
+       python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]
        python cli.py models
 
@@ -56,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             return list_models()
         if argv[0] == "sample":
             return sample_command(argv[1:])
+        if argv[0] == "evaluate":
+            from metrics.evaluate import evaluate_command
+
+            return evaluate_command(argv[1:])
         if argv[0] == "prepare":
             return prepare_command(argv[1:])
         if argv[0] not in LIGHTNING_SUBCOMMANDS:
@@ -215,16 +221,39 @@ def prepare_command(argv: list[str]) -> int:
 
 
 def sample_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python cli.py sample", description="Turn a checkpoint into PNG samples.")
+    """Turns a checkpoint into pictures and sample files; see zoo/sampling.py."""
+    parser = argparse.ArgumentParser(
+        prog="python cli.py sample",
+        description="Turn a checkpoint into samples: a grid, interpolation strips, truncation and class rows, "
+        "and files for external evaluators (one PNG per sample, an .npz). Uses the EMA generator when the "
+        "checkpoint has one.",
+    )
     parser.add_argument("--ckpt_path", required=True, help="a checkpoint written by `cli.py fit`")
     parser.add_argument("--model", default=None, help="expected model name (default: the one stored in the checkpoint)")
-    parser.add_argument("--num_samples", type=int, default=64)
+    parser.add_argument("--num_samples", type=int, default=64, help="samples in grid.png, the PNGs and the .npz")
     parser.add_argument("--seed", type=int, default=0, help="latent seed: the same seed gives the same images")
     parser.add_argument("--truncation", type=float, default=None, help="resample |z| above this (truncation trick)")
     parser.add_argument("--out_dir", default=None, help="default: <run>/samples/<checkpoint>-seed<seed>")
     parser.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True, help="write grid.png")
     parser.add_argument("--individual", action=argparse.BooleanOptionalAction, default=False, help="one PNG per sample")
+    parser.add_argument(
+        "--npz", action=argparse.BooleanOptionalAction, default=False,
+        help="write samples.npz: uint8 NHWC images under arr_0 (labels under arr_1), for the NVlabs/clean-fid/ADM "
+        "evaluators",
+    )  # fmt: skip
+    parser.add_argument("--batch_size", type=int, default=64, help="samples generated at a time")
     parser.add_argument("--nrow", type=int, default=None, help="images per grid row")
+    parser.add_argument(
+        "--interpolate", choices=("linear", "slerp"), default=None,
+        help="write interpolation-METHOD.png: --strips rows of --steps images between two latents",
+    )  # fmt: skip
+    parser.add_argument("--strips", type=int, default=8, help="rows of the interpolation picture")
+    parser.add_argument("--steps", type=int, default=10, help="images per interpolation row, end points included")
+    parser.add_argument(
+        "--truncations", default=None, help="write truncation.png, one row per value, e.g. none,1.0,0.7,0.5"
+    )
+    parser.add_argument("--classes", default=None, help="write classes.png, one row per class, e.g. 0,1,2")
+    parser.add_argument("--columns", type=int, default=8, help="images per row of truncation.png and classes.png")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -233,26 +262,47 @@ def sample_command(argv: list[str]) -> int:
 
     from callbacks import load_gan
     from callbacks.samples import sample_picture
+    from zoo import sampling
 
-    if args.num_samples < 1:
-        raise ZooError("--num_samples must be >= 1")
+    def comma_list(flag: str, convert, example: str) -> list:
+        try:
+            return [convert(item.strip()) for item in (getattr(args, flag) or "").split(",") if item.strip()]
+        except ValueError as err:
+            raise ZooError(f"--{flag} takes a comma-separated list, e.g. --{flag} {example}") from err
+
+    if min(args.num_samples, args.batch_size, args.columns) < 1:
+        raise ZooError("--num_samples, --batch_size and --columns must be >= 1")
+    truncations = comma_list("truncations", lambda v: None if v == "none" else float(v), "none,1.0,0.7,0.5")
+    classes = comma_list("classes", int, "0,1,2")
     model = load_gan(args.ckpt_path, expected_model=args.model)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     model.to(device)
-    samples = model.sample(args.num_samples, truncation=args.truncation, seed=args.seed).cpu()
 
     ckpt = Path(args.ckpt_path)
     run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
     out_dir = Path(args.out_dir) if args.out_dir else run_dir / "samples" / f"{ckpt.stem}-seed{args.seed}"
     out_dir.mkdir(parents=True, exist_ok=True)
+    seed, truncation = args.seed, args.truncation
+    pictures = {}  # file name -> (samples, images per row)
     if args.grid:
-        save_image(sample_picture(samples, args.nrow), out_dir / "grid.png")
-    if args.individual:
-        if samples.dim() != 4:
-            raise ZooError("--individual writes one PNG per image; this model generates points, use the grid")
-        for i, image in enumerate(samples):
-            save_image(image.float(), out_dir / f"{i:06d}.png", normalize=True, value_range=(-1, 1))
-    print(f"{args.num_samples} samples of {type(model).__name__} at {model.images_seen / 1000:.1f} kimg -> {out_dir}")
+        grid = sampling.grid_samples(model, args.num_samples, args.batch_size, seed, truncation)
+        pictures["grid.png"] = (grid, args.nrow)
+    if args.interpolate:
+        strips = sampling.interpolate(model, args.strips, args.steps, args.interpolate, seed, truncation)
+        pictures[f"interpolation-{args.interpolate}.png"] = (strips, args.steps)
+    if truncations:
+        pictures["truncation.png"] = (sampling.truncation_sweep(model, truncations, args.columns, seed), args.columns)
+    if classes:
+        pictures["classes.png"] = (sampling.class_grid(model, classes, args.columns, seed, truncation), args.columns)
+    for name, (samples, nrow) in pictures.items():
+        if name != "grid.png" and samples.dim() != 4:
+            raise ZooError(f"{name} shows rows of images; this model generates points, use the grid")
+        save_image(sample_picture(samples, nrow), out_dir / name)
+    if args.individual or args.npz:
+        sampling.dump(model, out_dir, args.num_samples, args.npz, args.individual, args.batch_size, seed, truncation)
+    written = [*pictures, *(["samples.npz"] if args.npz else []), *(["000000.png ..."] if args.individual else [])]
+    ema = " (EMA generator)" if model.generator_ema is not None else ""
+    print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg{ema}: {', '.join(written)} -> {out_dir}")
     return 0
 
 
