@@ -32,6 +32,17 @@ def grid_means(side: int = 5, spacing: float = 2.0) -> Tensor:
 MIXTURES = {"ring": (ring_means(), 0.01), "grid": (grid_means(), 0.05)}
 
 
+def kl_from_uniform(counts: Tensor) -> float:
+    """KL(p || uniform) = sum_k p_k log(K p_k) for the histogram ``counts`` over K bins (0 log 0 = 0); inf for
+    an empty histogram."""
+    total = counts.sum()
+    if total == 0:
+        return math.inf
+    p = counts.double() / total
+    p = p[p > 0]
+    return float((p * (p * len(counts)).log()).sum())
+
+
 @dataclass(frozen=True)
 class ModeCoverage:
     modes: int  # modes captured
@@ -45,12 +56,5 @@ def mode_coverage(samples: Tensor, means: Tensor, std: float, threshold_std: flo
     dist = torch.cdist(samples.double(), means.double())
     nearest_dist, nearest = dist.min(dim=1)
     hq = nearest_dist <= threshold_std * std
-    counts = torch.bincount(nearest[hq], minlength=len(means)).double()
-    total = counts.sum()
-    if total == 0:
-        kl = math.inf
-    else:
-        q = counts / total
-        q = q[q > 0]
-        kl = float((q * (q * len(means)).log()).sum())
-    return ModeCoverage(int((counts > 0).sum()), len(means), float(hq.double().mean()), kl)
+    counts = torch.bincount(nearest[hq], minlength=len(means))
+    return ModeCoverage(int((counts > 0).sum()), len(means), float(hq.double().mean()), kl_from_uniform(counts))
