@@ -10,6 +10,10 @@ PacGAN's optimizer (Adam 1e-4, beta1 0.8), as in its GAN row. PacGAN's budget is
     python benchmarks/quality.py toy2d                                   # PacGAN's budget: hours per run on a CPU
     python benchmarks/quality.py toy2d --budget_kimg 200 --record        # 2 epochs per run, into RESULTS.md
     python benchmarks/quality.py toy2d --entries gan wgan_gp --packed gan --seeds 0 1 2 3 4
+
+``stacked_mnist``: modes /1000 and KL of DCGAN on Stacked MNIST (benchmarks/stacked_mnist.py):
+
+    python benchmarks/quality.py stacked_mnist --root ../shared/data --iterations 2000 --record
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
+from benchmarks import stacked_mnist
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -177,7 +182,8 @@ def toy2d(args) -> None:
     text = table(rows, args)
     print(text)
     if args.record:
-        record_block("toy2d", "Mode coverage on 2D mixtures (VEEGAN/PacGAN protocol)", text)
+        title = f"Mode coverage on 2D mixtures (VEEGAN/PacGAN protocol), {args.budget_kimg:g} kimg per run"
+        record_block(args.block, title, text)
 
 
 def main() -> None:
@@ -193,9 +199,14 @@ def main() -> None:
     toy.add_argument("--num_points", type=int, default=100_000)
     toy.add_argument("--machine", default="the project's 2-core x86_64 CPU machine, no GPU")
     toy.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    toy.add_argument("--block", default="toy2d", help="the RESULTS.md block it replaces (one per budget)")
+    stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     args = parser.parse_args()
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    if args.protocol == "stacked_mnist":
+        stacked_mnist.main_with(args)
+        return
     torch.set_num_threads(1)
     toy2d(args)
 
