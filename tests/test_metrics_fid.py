@@ -262,6 +262,44 @@ def test_shards_of_any_size_and_batching_reassemble_the_single_process_result():
     assert model.generator.training  # evaluation restores the training mode
 
 
+class CountingExtractor(TinyExtractor):
+    """Counts the images it extracts, to show how the work was split."""
+
+    seen = 0
+
+    def forward(self, images):
+        self.seen += len(images)
+        return super().forward(images)
+
+
+def _features_on_rank(rank: int, world_size: int, folder: str) -> None:
+    """One process of a gloo group: this rank's share of the generated features, gathered on every rank."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world_size)
+    try:
+        model = tiny_dcgan()
+        model.load_state_dict(torch.load(f"{folder}/model.pt", weights_only=True))
+        extractor = CountingExtractor(input_size=64)
+        features, logits = generated_features(model, model.generator, 37, extractor, batch_size=5, with_logits=True)
+        torch.save({"features": features, "logits": logits, "seen": extractor.seen}, f"{folder}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_ranks_each_compute_a_share_and_all_get_the_single_process_features(tmp_path):
+    model = tiny_dcgan()
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    torch.multiprocessing.spawn(_features_on_rank, args=(2, str(tmp_path)), nprocs=2)
+    whole, whole_logits = generated_features(model, model.generator, 37, TinyExtractor(input_size=64),
+                                             batch_size=37, with_logits=True, shard=Shard())  # fmt: skip
+    for rank, share in enumerate((18, 19)):
+        result = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
+        assert result["seen"] == share  # each rank generated and extracted only its share
+        torch.testing.assert_close(result["features"], whole, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(result["logits"], whole_logits, rtol=1e-6, atol=1e-7)
+
+
 def test_gather_puts_uneven_shares_back_in_sample_order(monkeypatch):
     n, world = 11, 3
     data = torch.arange(2 * n, dtype=torch.float32).view(n, 2)
