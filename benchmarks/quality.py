@@ -94,11 +94,16 @@ def train_and_score(
     std: float | None = None,
 ) -> ModeCoverage:
     """Trains ``entry`` on one mixture with the project's Lightning loop and scores 2,500 samples.
-    ``width`` and ``std`` shrink the networks and widen the modes for the test-sized version."""
+    ``width`` and ``std`` shrink the networks and widen the modes for the test-sized version.
+
+    The budget is counted in iterations of batch 100, as PacGAN's epochs are: a packed run (PacGAN m) keeps
+    100 packs per batch, so it draws m * 100 real points and as many fakes per iteration (the data streams of
+    the authors' code, fjxmlzn/PacGAN, batch 100 of m-point examples) for the same number of iterations."""
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = Toy2DDataModule(mixture=mixture, num_points=num_points, std=std, batch_size=100, seed=seed)
+    batch_packs = 100
+    data = Toy2DDataModule(mixture=mixture, num_points=num_points, std=std, batch_size=batch_packs * packing, seed=seed)
     model = toy_model(entry, packing, seed, width)
-    iterations = max(1, round(budget_kimg * 1000 / data.batch_size))
+    iterations = max(1, round(budget_kimg * 1000 / batch_packs))
     d_steps = model.hparams.d_steps
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -147,7 +152,8 @@ def table(rows: list[Row], args) -> str:
     lines = [
         (
             f"Command: `{command}`. Machine: {args.machine}. Budget: {args.budget_kimg:g} kimg per run "
-            f"({args.budget_kimg / PACGAN_KIMG:.2%} of PacGAN's 400 epochs), batch 100, seeds {args.seeds}, "
+            f"({args.budget_kimg / PACGAN_KIMG:.2%} of PacGAN's 400 epochs), batch 100 (100 packs of m points "
+            f"when packed, for as many iterations), seeds {args.seeds}, "
             f"{SAMPLES} samples per run. Modes and HQ are mean±std over seeds; 'per seed' lists the modes of every "
             "run, so collapsed runs stay visible."
         ),
@@ -195,7 +201,9 @@ def main() -> None:
     toy.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     toy.add_argument("--packed", nargs="*", default=["gan"], choices=ENTRIES, help="entries also run with packing")
     toy.add_argument("--pack_degree", type=int, default=4, help="PacGAN's m for --packed (PacGAN4: 4)")
-    toy.add_argument("--budget_kimg", type=float, default=PACGAN_KIMG, help="thousands of real points per run")
+    toy.add_argument(
+        "--budget_kimg", type=float, default=PACGAN_KIMG, help="kimg per unpacked run (packed: same iterations)"
+    )
     toy.add_argument("--num_points", type=int, default=100_000)
     toy.add_argument("--machine", default="the project's 2-core x86_64 CPU machine, no GPU")
     toy.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
