@@ -85,9 +85,11 @@ def prepare_extractor(extractor, device: torch.device):
 
 def extract(extractor, images: Tensor, with_logits: bool = False) -> tuple[Tensor, Tensor | None]:
     """Features (and logits) of uint8 images (N, 1 or 3, H, W), clean-resized to the extractor's input size.
-    The batch goes in channels-last layout: about 1.5x faster convolutions on a CPU, with other float32 rounding
-    (FID within ~3e-7 relative of the contiguous layout's, benchmarks/RESULTS.md eval-speed)."""
-    x = clean_resize(images, getattr(extractor, "input_size", CLEAN_SIZE)).contiguous(memory_format=torch.channels_last)
+    The batch goes in channels-last layout unless the extractor says ``channels_last = False``: faster
+    convolutions, with float32 rounding that differs from the contiguous layout's (FID within ~3e-7 relative,
+    benchmarks/RESULTS.md eval-speed); the contiguous layout reproduces clean-fid's features exactly."""
+    layout = torch.channels_last if getattr(extractor, "channels_last", True) else torch.contiguous_format
+    x = clean_resize(images, getattr(extractor, "input_size", CLEAN_SIZE)).contiguous(memory_format=layout)
     features = extractor(x)
     return features.float(), extractor.logits(features).float() if with_logits else None
 

@@ -4,6 +4,8 @@ An extractor is what clean-fid calls a ``custom_feat_extractor``: ``extractor(x)
 (N, 3, S, S) with values in [0, 255] to features (N, D). It may also have
 
 - ``input_size`` (default 299): the size S that images are clean-resized to before it sees them;
+- ``channels_last`` (default True): whether batches reach it in channels-last layout (faster; False gives
+  bit-for-bit the features of the contiguous layout that clean-fid uses);
 - ``logits(features)`` -> (N, K) class logits, needed for the Inception Score;
 - ``name`` (for reports) and ``sha256`` (identifies its weights in reports and statistics caches).
 

@@ -128,6 +128,15 @@ def test_fid_and_kid_equal_cleanfid_with_the_same_extractor(real_and_fake, monke
 # ---------------------------------------------------------------------------------- closed forms
 
 
+def test_contiguous_layout_gives_the_features_of_a_plain_call_bit_for_bit():
+    images, extractor = random_images(6, 40), TinyExtractor(input_size=64)
+    extractor.channels_last = False
+    plain = extractor(clean_resize(images, 64))
+    assert torch.equal(features_of(images, extractor), plain)
+    extractor.channels_last = True  # the default: the same values up to float32 rounding
+    torch.testing.assert_close(features_of(images, extractor), plain, rtol=1e-5, atol=1e-6)
+
+
 def test_frechet_distance_of_diagonal_gaussians():
     mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
     var1, var2 = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 0.25])
