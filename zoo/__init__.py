@@ -17,6 +17,10 @@ MODELS = {
     "ebgan": "zoo.ebgan:EBGAN",
     "began": "zoo.began:BEGAN",
     "improved_gan": "zoo.improved_gan:ImprovedGAN",
+    "sngan": "zoo.sngan:SNGAN",
+    "sngan_projection": "zoo.sngan_projection:SNGANProjection",
+    "sagan": "zoo.sagan:SAGAN",
+    "biggan": "zoo.biggan:BigGAN",
 }
 
 
