@@ -26,6 +26,7 @@ COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "evaluate", "prepare", "models")
 USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [options]
        python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR] [--npz] [--individual]
                             [--interpolate slerp|linear] [--truncations none,1,0.7] [--classes 0,1,2]
+                            [--vary_code categorical|c1|c2 ...]
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]
        python cli.py models
@@ -247,13 +248,18 @@ def sample_command(argv: list[str]) -> int:
         "--interpolate", choices=("linear", "slerp"), default=None,
         help="write interpolation-METHOD.png: --strips rows of --steps images between two latents",
     )  # fmt: skip
-    parser.add_argument("--strips", type=int, default=8, help="rows of the interpolation picture")
+    parser.add_argument("--strips", type=int, default=8, help="rows of the interpolation and code pictures")
     parser.add_argument("--steps", type=int, default=10, help="images per interpolation row, end points included")
     parser.add_argument(
         "--truncations", default=None, help="write truncation.png, one row per value, e.g. none,1.0,0.7,0.5"
     )
     parser.add_argument("--classes", default=None, help="write classes.png, one row per class, e.g. 0,1,2")
     parser.add_argument("--columns", type=int, default=8, help="images per row of truncation.png and classes.png")
+    parser.add_argument(
+        "--vary_code", default=None, metavar="NAME",
+        help="InfoGAN: write code-NAME.png, --strips rows each sweeping code NAME (categorical: every category; "
+        "c1, c2 ...: 10 values over [-2, 2]) with the rest of the latent fixed",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -262,7 +268,7 @@ def sample_command(argv: list[str]) -> int:
 
     from callbacks import load_gan
     from callbacks.samples import sample_picture
-    from zoo import sampling
+    from zoo import infogan_sampling, sampling
 
     def comma_list(flag: str, convert, example: str) -> list:
         try:
@@ -294,6 +300,10 @@ def sample_command(argv: list[str]) -> int:
         pictures["truncation.png"] = (sampling.truncation_sweep(model, truncations, args.columns, seed), args.columns)
     if classes:
         pictures["classes.png"] = (sampling.class_grid(model, classes, args.columns, seed, truncation), args.columns)
+    if args.vary_code:
+        values = infogan_sampling.default_values(model, args.vary_code)
+        sweep = infogan_sampling.vary_code(model, args.vary_code, values, args.strips, seed)
+        pictures[f"code-{args.vary_code}.png"] = (sweep, len(values))
     for name, (samples, nrow) in pictures.items():
         if name != "grid.png" and samples.dim() != 4:
             raise ZooError(f"{name} shows rows of images; this model generates points, use the grid")
