@@ -113,13 +113,11 @@ def images_per_second(dm, min_images: int = 2000) -> float:
 def dcgan_consumption(resolution: int) -> float:
     """Images/s the plain DCGAN training loop of benchmarks/speed.py consumes at ``resolution``."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from speed import plain_images_per_second
+    from speed import plain_images_per_second, settings
 
-    args = argparse.Namespace(
-        model="dcgan", resolution=resolution, channels=3, batch=16, iterations=3, warmup=1,
-        device="cpu", precision="32-true", channels_last=False,
-    )  # fmt: skip
-    return plain_images_per_second(args)
+    return plain_images_per_second(
+        settings(model="dcgan", resolution=resolution, batch=16, iterations=3, warmup=1, device="cpu")
+    )
 
 
 def measure(name: str, root_kwargs: dict, resolution: int, cache_dir: Path, workers: int) -> dict:

@@ -197,13 +197,11 @@ def preprocessing(model, args) -> dict:
 
 def dcgan_training_images_per_second() -> float:
     """Images/s of the plain DCGAN training loop of benchmarks/speed.py at 64 px, batch 64 (its RESULTS.md row)."""
-    from speed import plain_images_per_second
+    from speed import plain_images_per_second, settings
 
-    args = argparse.Namespace(
-        model="dcgan", resolution=64, channels=3, batch=64, iterations=5, warmup=1,
-        device="cpu", precision="32-true", channels_last=False,
-    )  # fmt: skip
-    return plain_images_per_second(args)
+    return plain_images_per_second(
+        settings(model="dcgan", resolution=64, batch=64, iterations=5, warmup=1, device="cpu")
+    )
 
 
 def callback_schedule(train_ips: float, eval_ips: float) -> dict:

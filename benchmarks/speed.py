@@ -1,25 +1,34 @@
-"""Training throughput of a zoo model: the Lightning loop against a plain PyTorch loop.
+"""Training throughput and peak memory of a zoo model: the Lightning loop against a plain PyTorch loop.
 
-Both loops use the same networks (same seed), optimizers, objective, DataLoader and the same
-iteration structure as ``GANModule.training_step`` (one G forward, a D update on the detached fakes,
-a G update through the updated D), so the ratio measures what Lightning and the zoo's bookkeeping
-cost. Data is synthetic uint8 images held in memory: this measures the training step, not decoding.
+Both loops use the same networks (same seed), optimizers, objective, penalties, DataLoader and the same
+game as ``GANModule.training_step``: per iteration one G forward and a D update on the detached fakes
+(with the entry's D penalties), and every ``d_steps``-th iteration a G update through the updated D (with
+its G penalties); conditional models get the batch's labels for the real images and uniform labels for the
+fakes. So the ratio measures what Lightning and the zoo's bookkeeping cost. Data is synthetic uint8 images
+(with random labels) held in memory: this measures the training step, not decoding. No EMA in either loop.
 
     python benchmarks/speed.py --model dcgan --resolution 64 --batch 64
     python benchmarks/speed.py --model dcgan --batch 128 --device cuda --precision bf16-mixed --channels_last
+    python benchmarks/speed.py --model biggan --resolution 128 --batch 8 --num_classes 1000
+    python benchmarks/speed.py --model sagan --resolution 64 --model_args '{"g_width": 32}'
     python benchmarks/speed.py ... --record      # also writes the row into benchmarks/RESULTS.md
 
-Prints images/s of both loops (median of ``--repeats`` timed runs after ``--warmup`` iterations)
-and their ratio. Every timed run is a fresh process, alternating between the loops, so no run
-inherits another's allocator state, threads or leftover objects.
+Prints images/s of both loops (median of ``--repeats`` timed runs after ``--warmup`` iterations), their
+ratio and each loop's peak memory: on CUDA the most memory allocated by tensors (torch.cuda.max_memory_
+allocated), on CPU the process's peak resident set size (resource.getrusage), which also counts Python,
+the libraries and the data. Every timed run is a fresh process, alternating between the loops, so no run
+inherits another's allocator state, threads or leftover objects; a loop's peak is the largest of its runs'.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import json
 import logging
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,20 +46,24 @@ sys.path.insert(0, str(ROOT))
 from datamodules.base import TensorImages, ZooDataModule, to_unit_range
 from zoo import get_model
 from zoo.base import make_optimizer
+from zoo.penalties import PenaltyInputs
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
-SPEED_HEADER = "| model | px | batch | device | precision | channels_last | Lightning img/s | plain img/s | ratio |"
+SPEED_HEADER = (
+    "| model | px | batch | device | precision | channels_last | Lightning img/s | plain img/s | ratio "
+    "| Lightning peak MB | plain peak MB | memory |"
+)
 
 
 class SyntheticImages(ZooDataModule):
-    """Random uint8 images held in memory."""
+    """Random uint8 images with random labels in [0, num_classes), held in memory."""
 
-    def __init__(self, resolution: int, channels: int, batch_size: int, num_images: int):
+    def __init__(self, resolution: int, channels: int, batch_size: int, num_images: int, num_classes: int):
         super().__init__(batch_size=batch_size)
-        self.resolution, self.channels = resolution, channels
+        self.resolution, self.channels, self.num_classes = resolution, channels, num_classes
         gen = torch.Generator().manual_seed(0)
         images = torch.randint(0, 256, (num_images, channels, resolution, resolution), dtype=torch.uint8, generator=gen)
-        self.dataset = TensorImages(images, torch.zeros(num_images, dtype=torch.long))
+        self.dataset = TensorImages(images, torch.randint(0, num_classes, (num_images,), generator=gen))
 
     def setup(self, stage: str | None = None) -> None:
         pass
@@ -77,11 +90,26 @@ class Stopwatch(Callback):
         self.stop = time.perf_counter()
 
 
+def peak_memory_mb(device: torch.device) -> float:
+    """CUDA: the most memory tensors held at once; CPU: the peak resident set size of this process."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
 def build(args):
     torch.manual_seed(0)
     cls = get_model(args.model)
-    model = cls(resolution=args.resolution, channels=args.channels, channels_last=args.channels_last)
-    data = SyntheticImages(args.resolution, args.channels, args.batch, args.batch * (args.warmup + args.iterations))
+    classes = {"num_classes": args.num_classes} if getattr(cls, "conditional", False) else {}
+    model = cls(
+        resolution=args.resolution,
+        channels=args.channels,
+        channels_last=args.channels_last,
+        **classes,
+        **json.loads(args.model_args),
+    )
+    num_images = args.batch * (args.warmup + args.iterations)
+    data = SyntheticImages(args.resolution, args.channels, args.batch, num_images, args.num_classes)
     return model, data
 
 
@@ -105,6 +133,11 @@ def lightning_images_per_second(args) -> float:
     return args.batch * args.iterations / (watch.stop - watch.start)
 
 
+def penalty_sum(penalties, step: int, inputs: PenaltyInputs):
+    """The configured penalties due at ``step`` (their lazy schedules), summed."""
+    return sum(penalty(inputs) for penalty in penalties if penalty.schedule.applies(step))
+
+
 def plain_images_per_second(args) -> float:
     model, data = build(args)
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
@@ -116,24 +149,36 @@ def plain_images_per_second(args) -> float:
     h = model.hparams
     d_opt = make_optimizer(h.optimizer, D.parameters(), h.d_lr, h.d_betas)
     g_opt = make_optimizer(h.optimizer, G.parameters(), h.g_lr, h.g_betas)
-    objective = model.objective
+    objective, num_classes = model.objective, model.num_classes
+    d_penalties = [p for p in model.penalties if p.player == "d"]
+    g_penalties = [p for p in model.penalties if p.player == "g"]
+    rng = torch.Generator(device=device).manual_seed(0)
+
+    def critic(x, y):
+        return D(x) if y is None else D(x, y)
+
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16)
         if args.precision == "bf16-mixed"
         else contextlib.nullcontext()
     )
-    start = None
-    for i, (images, _) in enumerate(data.train_dataloader()):
+    start, generator_steps = None, 0
+    for i, (images, labels) in enumerate(data.train_dataloader()):
         if i == args.warmup:
             synchronize(device)
             start = time.perf_counter()
         real = to_unit_range(images.to(device, non_blocking=True)).contiguous(memory_format=memory_format)
-        z = torch.randn(real.shape[0], model.latent_dim, device=device)
+        n = real.shape[0]
+        z = torch.randn(n, model.latent_dim, device=device, generator=rng)
+        y_real = None if num_classes is None else labels.to(device, non_blocking=True)
+        y_fake = None if num_classes is None else torch.randint(num_classes, (n,), device=device, generator=rng)
         g_turn = (i + 1) % h.d_steps == 0
         with autocast:
             with torch.set_grad_enabled(g_turn):
-                fake = G(z)
-            d_loss = objective.d_loss(D(real), D(fake.detach()))
+                fake = G(z) if y_fake is None else G(z, y_fake)
+            d_loss = objective.d_loss(critic(real, y_real), critic(fake.detach(), y_fake))
+            inputs = PenaltyInputs(functools.partial(critic, y=y_real), real, fake.detach(), z, G, rng)
+            d_loss = d_loss + penalty_sum(d_penalties, i, inputs)
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
@@ -141,10 +186,14 @@ def plain_images_per_second(args) -> float:
             for p in D.parameters():
                 p.requires_grad_(False)
             with autocast:
-                g_loss = objective.g_loss(D(fake))
+                real_out = critic(real, y_real) if objective.g_needs_real else None
+                g_loss = objective.g_loss(critic(fake, y_fake), real_out)
+                inputs = PenaltyInputs(functools.partial(critic, y=y_real), real, fake, z, G, rng)
+                g_loss = g_loss + penalty_sum(g_penalties, generator_steps, inputs)
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             g_opt.step()
+            generator_steps += 1
             for p in D.parameters():
                 p.requires_grad_(True)
     synchronize(device)
@@ -163,7 +212,7 @@ def record(row: str) -> None:
     if SPEED_HEADER not in text:
         raise SystemExit(f"{RESULTS} has no speed table header; expected:\n{SPEED_HEADER}")
     key = "|".join(row.split("|")[1:7])
-    lines = [line for line in text.splitlines() if "|".join(line.split("|")[1:7]) != key or line == SPEED_HEADER]
+    lines = [line for line in text.splitlines() if "|".join(line.split("|")[1:7]) != key]
     at = lines.index(SPEED_HEADER) + 2  # after the header and its separator
     while at < len(lines) and lines[at].startswith("|"):
         at += 1
@@ -171,11 +220,15 @@ def record(row: str) -> None:
     RESULTS.write_text("\n".join(lines) + "\n")
 
 
-def main() -> None:
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="dcgan")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--num_classes", type=int, default=10, help="classes of a conditional model and of the data")
+    parser.add_argument(
+        "--model_args", default="{}", help="more constructor arguments of the model, as JSON: '{\"g_width\": 32}'"
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=30, help="timed iterations per run")
     parser.add_argument("--warmup", type=int, default=5)
@@ -187,31 +240,49 @@ def main() -> None:
     parser.add_argument("--channels_last", action="store_true")
     parser.add_argument("--record", action="store_true", help="write the result into benchmarks/RESULTS.md")
     parser.add_argument("--single", choices=["lightning", "plain"], help=argparse.SUPPRESS)  # one timed run
-    args = parser.parse_args()
+    return parser
+
+
+def settings(**values) -> argparse.Namespace:
+    """The options of a run, defaults overridden by ``values``: how other benchmarks call the loops."""
+    args = make_parser().parse_args([])
+    vars(args).update(values)
+    return args
+
+
+def main() -> None:
+    args = make_parser().parse_args()
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
     if args.single:
         loop = lightning_images_per_second if args.single == "lightning" else plain_images_per_second
-        print(loop(args))
+        images_per_second = loop(args)
+        peak_mb = peak_memory_mb(torch.device("cuda" if args.device == "cuda" else "cpu"))  # over the whole run
+        print(json.dumps({"images_per_second": images_per_second, "peak_mb": peak_mb}))
         return
 
-    def timed_run(loop: str) -> float:
+    def timed_run(loop: str) -> dict:
         argv = [a for a in sys.argv[1:] if a != "--record"]
-        out = subprocess.run(
-            [sys.executable, __file__, *argv, "--single", loop], capture_output=True, text=True, check=True
-        )
-        return float(out.stdout.strip().splitlines()[-1])
+        command = [sys.executable, __file__, *argv, "--single", loop]
+        out = subprocess.run(command, capture_output=True, text=True, check=False)
+        if out.returncode:
+            raise SystemExit(f"the {loop} run failed:\n{out.stderr[-3000:]}")
+        return json.loads(out.stdout.strip().splitlines()[-1])
 
     lightning, plain = [], []
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both loops alike
         plain.append(timed_run("plain"))
         lightning.append(timed_run("lightning"))
-    lit, pln = statistics.median(lightning), statistics.median(plain)
-    print(f"lightning img/s: {', '.join(f'{v:.1f}' for v in lightning)}")
-    print(f"plain     img/s: {', '.join(f'{v:.1f}' for v in plain)}")
+    for name, runs in (("lightning", lightning), ("plain    ", plain)):
+        print(f"{name} img/s: {', '.join(format(r['images_per_second'], '.1f') for r in runs)}")
+    lit, pln = (statistics.median(r["images_per_second"] for r in runs) for runs in (lightning, plain))
+    lit_mb, pln_mb = (max(r["peak_mb"] for r in runs) for runs in (lightning, plain))
+    memory = "CUDA max allocated" if args.device == "cuda" else "CPU peak RSS of the process"
+    model = args.model + "".join(f" {k}={v}" for k, v in json.loads(args.model_args).items())
     row = (
-        f"| {args.model} | {args.resolution} | {args.batch} | {device_name(args)} | {args.precision} | "
-        f"{'yes' if args.channels_last else 'no'} | {lit:.1f} | {pln:.1f} | {lit / pln:.3f} |"
+        f"| {model} | {args.resolution} | {args.batch} | {device_name(args)} | {args.precision} | "
+        f"{'yes' if args.channels_last else 'no'} | {lit:.1f} | {pln:.1f} | {lit / pln:.3f} | "
+        f"{lit_mb:.0f} | {pln_mb:.0f} | {memory} |"
     )
     print(row)
     if args.record:
