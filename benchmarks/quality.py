@@ -14,6 +14,10 @@ PacGAN's optimizer (Adam 1e-4, beta1 0.8), as in its GAN row. PacGAN's budget is
 ``stacked_mnist``: modes /1000 and KL of DCGAN on Stacked MNIST (benchmarks/stacked_mnist.py):
 
     python benchmarks/quality.py stacked_mnist --root ../shared/data --iterations 2000 --record
+
+``conditional``: class accuracy and class coverage of the conditional entries on MNIST (benchmarks/conditional.py):
+
+    python benchmarks/quality.py conditional --root ../shared/data --generator_steps 2000 --record
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import stacked_mnist
+from benchmarks import conditional, stacked_mnist
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -196,7 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="protocol", required=True)
     toy = sub.add_parser("toy2d", help="mode coverage on the ring and grid mixtures")
-    toy.add_argument("--entries", nargs="+", default=ENTRIES, choices=ENTRIES)
+    toy.add_argument("--entries", nargs="*", default=ENTRIES, choices=ENTRIES, help="entries run unpacked")
     toy.add_argument("--mixtures", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
     toy.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     toy.add_argument("--packed", nargs="*", default=["gan"], choices=ENTRIES, help="entries also run with packing")
@@ -209,11 +213,15 @@ def main() -> None:
     toy.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     toy.add_argument("--block", default="toy2d", help="the RESULTS.md block it replaces (one per budget)")
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
+    conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     args = parser.parse_args()
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     if args.protocol == "stacked_mnist":
         stacked_mnist.main_with(args)
+        return
+    if args.protocol == "conditional":
+        conditional.main_with(args)
         return
     torch.set_num_threads(1)
     toy2d(args)

@@ -1,0 +1,204 @@
+"""Class-conditional sample quality on MNIST at a CPU budget: does each conditional entry draw the class it is
+asked for, and does it cover every class?
+
+Each entry (default: cgan, acgan, sngan_projection) trains on MNIST at 32 px (the DCGAN nets' power-of-two size)
+for ``--generator_steps`` generator updates (the unit SNGAN and BigGAN count budgets in; an entry with d_steps
+n sees n real batches per update), batch 64, each with its own paper's game and defaults, its generator and
+discriminator widths set to ``--width`` (ngf/ndf or g_width/d_width). Then ``--eval_samples`` samples with
+uniformly drawn labels are read by the zoo's MNIST classifier (metrics/mnist_classifier.py, trained on first use
+and cached) and scored:
+
+- accuracy: the fraction classified as the class they were drawn for (target: >= 90%), and the worst class's;
+- coverage, as Stacked MNIST scores modes (VEEGAN/PacGAN; REFERENCES.md) over the 10 classes: classes hit by at
+  least one sample and KL(predicted class histogram || uniform) (metrics/mode_coverage.kl_from_uniform).
+
+The classifier's accuracy on the real MNIST test digits at 32 px is the ceiling the accuracy column can reach.
+
+    python benchmarks/quality.py conditional --root ../shared/data --generator_steps 2000 --record
+    python benchmarks/conditional.py --root ../shared/data --entries cgan acgan --generator_steps 200
+
+``add_arguments`` and ``main_with`` let ``benchmarks/quality.py conditional`` run it; ``--record`` writes the
+table into benchmarks/RESULTS.md (block ``--block``, conditional-mnist by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.results import record_block
+from benchmarks.stacked_mnist import machine
+from metrics.mode_coverage import kl_from_uniform
+from zoo.sampling import sample_batches
+
+ENTRIES = ["cgan", "acgan", "sngan_projection"]
+NUM_CLASSES = 10
+RESOLUTION = 32
+TARGET_ACCURACY = 0.9
+#: the (generator, discriminator) width arguments ``--width`` sets: DCGAN-style entries', SNGAN-style entries'
+WIDTH_ARGUMENTS = (("ngf", "ndf"), ("g_width", "d_width"))
+
+
+@dataclass(frozen=True)
+class ConditionalScore:
+    accuracy: float  # fraction of samples classified as their requested class
+    worst_class_accuracy: float  # the same, for the class it is lowest for
+    classes_hit: int  # classes predicted for at least one sample
+    kl: float  # KL(predicted class histogram || uniform)
+    samples: int
+
+
+def conditional_score(model, classifier, num_samples: int, batch_size: int = 500, seed: int = 0) -> ConditionalScore:
+    """Scores ``num_samples`` samples of a class-conditional ``model`` (labels drawn uniformly, as
+    ``model.sample`` draws them) with ``classifier.predict``."""
+    requested, predicted = [], []
+    for images, labels in sample_batches(model, num_samples, batch_size, seed):
+        requested.append(labels.cpu())
+        predicted.append(classifier.predict(images).cpu())
+    requested, predicted = torch.cat(requested), torch.cat(predicted)
+    right = (predicted == requested).double()
+    per_class = [right[requested == c].mean() for c in range(NUM_CLASSES) if (requested == c).any()]
+    counts = torch.bincount(predicted, minlength=NUM_CLASSES)
+    return ConditionalScore(
+        float(right.mean()), float(min(per_class)), int((counts > 0).sum()), kl_from_uniform(counts), len(requested)
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", default="data", help="folder holding MNIST/raw/ (torchvision's layout)")
+    parser.add_argument("--entries", nargs="+", default=ENTRIES, help="class-conditional zoo entries")
+    parser.add_argument("--generator_steps", type=int, default=2000, help="generator updates per entry")
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--width", type=int, default=32, help="G and D width: ngf = ndf, or g_width = d_width")
+    parser.add_argument(
+        "--model_args", type=json.loads, default={},
+        help='JSON of extra constructor arguments per entry, e.g. \'{"sngan_projection": {"d_steps": 1}}\'',
+    )  # fmt: skip
+    parser.add_argument("--eval_samples", type=int, default=10_000, help="generated samples scored per entry")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--block", default="conditional-mnist", help="the RESULTS.md block it replaces (one per budget)"
+    )
+
+
+def build(entry: str, args: argparse.Namespace):
+    """``entry`` for 32 px MNIST with 10 classes, its G and D widths set to ``--width``, plus ``--model_args``."""
+    from zoo import get_model
+    from zoo.registry import init_parameters
+
+    cls = get_model(entry)
+    kwargs = {"resolution": RESOLUTION, "channels": 1, "num_classes": NUM_CLASSES, "seed": args.seed}
+    for names in WIDTH_ARGUMENTS:
+        if set(names) <= init_parameters(cls):
+            kwargs.update(dict.fromkeys(names, args.width))
+    return cls(**{**kwargs, **args.model_args.get(entry, {})})
+
+
+def train(model, data, args: argparse.Namespace) -> float:
+    """Trains ``model`` for ``args.generator_steps`` generator updates; returns the seconds it took."""
+    import pytorch_lightning as pl
+
+    d_steps = model.hparams.d_steps
+    trainer = pl.Trainer(
+        accelerator=args.device, devices=1, max_steps=args.generator_steps * (d_steps + 1), logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        use_distributed_sampler=False,
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model, data)
+    return time.perf_counter() - start
+
+
+def run(args: argparse.Namespace, classifier=None) -> dict:
+    """Trains and scores every entry (with ``classifier``, or the zoo's MNIST classifier); returns every number
+    measured and, with ``--record``, writes the table."""
+    import pytorch_lightning as pl
+
+    from datamodules.mnist import MNISTDataModule
+    from metrics.mnist_classifier import load_classifier, mnist_test_accuracy
+
+    warnings.filterwarnings("ignore")
+    started = time.perf_counter()
+    classifier = classifier or load_classifier(args.root, device=args.device)
+    result = {
+        "machine": machine(args.device),
+        "classifier_accuracy_32px": mnist_test_accuracy(classifier, args.root, resolution=RESOLUTION),
+        "classifier_s": time.perf_counter() - started,
+        "entries": {},
+    }
+    data = MNISTDataModule(root=args.root, resolution=RESOLUTION, batch_size=args.batch_size, seed=args.seed)
+    for entry in args.entries:
+        pl.seed_everything(args.seed, verbose=False)
+        model = build(entry, args)
+        train_s = train(model, data, args)
+        score = conditional_score(model.to(args.device), classifier, args.eval_samples, seed=args.seed)
+        result["entries"][entry] = {
+            **asdict(score),
+            "generator_steps": model.generator_steps,
+            "kimg": model.images_seen / 1000,
+            "train_s": train_s,
+        }
+        print(json.dumps({entry: result["entries"][entry]}), flush=True)
+    result["total_s"] = time.perf_counter() - started
+    if args.record:
+        title = f"Class-conditional MNIST: accuracy and class coverage ({args.generator_steps} G steps)"
+        record_block(args.block, title, table(result, args))
+    return result
+
+
+def table(r: dict, args: argparse.Namespace) -> str:
+    extra = f" --model_args '{json.dumps(args.model_args)}'" if args.model_args else ""
+    command = (
+        f"python benchmarks/quality.py conditional --root {args.root} --entries {' '.join(args.entries)} "
+        f"--generator_steps {args.generator_steps} --batch_size {args.batch_size} --width {args.width}{extra} "
+        f"--eval_samples {args.eval_samples} --seed {args.seed} --block {args.block} --record"
+    )
+    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
+    protocol = (
+        f"Protocol: each entry trains on MNIST at {RESOLUTION} px (60k digits) with its own defaults, G and D "
+        f"widths (ngf/ndf or g_width/d_width) {args.width}, batch {args.batch_size}, for {args.generator_steps} "
+        f"generator steps; {args.eval_samples} samples with uniform labels are read by the zoo's MNIST classifier "
+        f"(accuracy on the real test digits at {RESOLUTION} px: {100 * r['classifier_accuracy_32px']:.2f}%, the "
+        f"ceiling of the accuracy column). Accuracy: samples classified as their requested class (target >= "
+        f"{100 * TARGET_ACCURACY:.0f}%); worst class: the lowest per-class accuracy; classes hit and KL(predicted "
+        "class histogram || uniform) measure coverage as Stacked MNIST measures modes (0 is perfect, log 10 = 2.30 "
+        "is one class). One seed."
+    )
+    header = [
+        "| entry | G steps | kimg | train min | accuracy % | worst class % | classes hit /10 | KL |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [
+        f"| {entry} | {e['generator_steps']} | {e['kimg']:.0f} | {e['train_s'] / 60:.1f} | {100 * e['accuracy']:.1f} "
+        f"| {100 * e['worst_class_accuracy']:.1f} | {e['classes_hit']} | {e['kl']:.3f} |"
+        for entry, e in r["entries"].items()
+    ]
+    return "\n".join([timing, "", protocol, "", *header, *rows])
+
+
+def main_with(args: argparse.Namespace) -> None:
+    """Runs the benchmark for parsed ``add_arguments`` options and prints the table."""
+    result = run(args)
+    print(table(result, args))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    main_with(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
