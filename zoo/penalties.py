@@ -122,6 +122,48 @@ def r2_penalty(critic: Critic, fake: Tensor, gamma: float = 10.0) -> Tensor:
     return r1_penalty(critic, fake, gamma)
 
 
+def drift_penalty(critic: Critic, real: Tensor, epsilon: float = 1e-3) -> Tensor:
+    """PGGAN's drift term (Karras et al. 2018, "Progressive Growing of GANs", App. A.1): epsilon * E[D(x)^2] on
+    real data, epsilon = 1e-3, which keeps a Wasserstein critic's outputs from drifting far from zero."""
+    with _full_precision(real.device):
+        return epsilon * critic(real.detach().float()).square().mean()
+
+
+def path_length_penalty(
+    images: Tensor,
+    ws: Tensor,
+    mean: Tensor,
+    weight: float = 2.0,
+    decay: float = 0.01,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """StyleGAN2's path length regularization (Karras et al. 2020, Sec. 3.2, Eq. 4, and App. B):
+    weight * E_{w, y}[(||J_w^T y||_2 - a)^2] with y ~ N(0, I) / sqrt(H W) an image-sized random direction and
+    J_w the generator's Jacobian at the styles ``ws``, computed as grad_ws <images, y>. As in the authors' code,
+    ||J_w^T y||_2 is sqrt(mean over the num_ws layers of the sum of squares over w's dims), and the target a is
+    the running mean of the lengths, updated before use: a <- lerp(mean, E[lengths], decay).
+
+    Args:
+        images: generator output (N, C, H, W), differentiable w.r.t. ``ws``.
+        ws: the styles that produced them, (N, num_ws, w_dim).
+        mean: the current running mean a (a scalar tensor; 0 before the first update).
+        weight: the regularization weight (2 in StyleGAN2-ADA).
+        decay: the running mean's update rate (0.01).
+        generator: draws y; None: the global RNG.
+
+    Returns:
+        (the term, its weight applied; the new running mean, detached). Gradients flow into the generator.
+    """
+    with _full_precision(images.device):
+        device = generator.device if generator is not None else images.device
+        directions = torch.randn(images.shape, generator=generator, device=device).to(images.device)
+        directions = directions / (images.shape[2] * images.shape[3]) ** 0.5
+        (grad,) = torch.autograd.grad((images.float() * directions).sum(), ws, create_graph=True)
+        lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
+        new_mean = mean.lerp(lengths.mean().detach(), decay)
+        return weight * (lengths - new_mean).square().mean(), new_mean
+
+
 @dataclass(frozen=True)
 class LazyPenalty:
     """Lazy regularization (Karras et al. 2020, StyleGAN2, Sec. 3.1 and App. B): a penalty evaluated only every
@@ -246,6 +288,7 @@ PENALTIES: dict[str, tuple[str, Callable[..., Tensor]]] = {
     "dragan": ("d", dragan_penalty),
     "r1": ("d", r1_penalty),
     "r2": ("d", r2_penalty),
+    "drift": ("d", drift_penalty),
     "orthogonal": ("g", orthogonal_penalty),
     "mode_seeking": ("g", mode_seeking_penalty),
 }
