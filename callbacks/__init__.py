@@ -4,6 +4,7 @@ from callbacks.checkpoint_io import AtomicCheckpointIO, load_gan, read_checkpoin
 from callbacks.ema import EMA
 from callbacks.fid import PeriodicFID
 from callbacks.health import CorruptImageReport, NonFiniteGuard, NonFiniteLossError
+from callbacks.progressive import ProgressiveGrowing
 from callbacks.samples import SampleGrid
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "NonFiniteGuard",
     "NonFiniteLossError",
     "PeriodicFID",
+    "ProgressiveGrowing",
     "SampleGrid",
     "load_gan",
     "read_checkpoint",

@@ -24,6 +24,7 @@ MODELS = {
     "sngan_projection": "zoo.sngan_projection:SNGANProjection",
     "sagan": "zoo.sagan:SAGAN",
     "biggan": "zoo.biggan:BigGAN",
+    "pggan": "zoo.pggan:PGGAN",
 }
 
 

@@ -67,13 +67,14 @@ class ZooCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         from pytorch_lightning.callbacks import ModelCheckpoint
 
-        from callbacks import EMA, NonFiniteGuard, PeriodicFID, SampleGrid
+        from callbacks import EMA, NonFiniteGuard, PeriodicFID, ProgressiveGrowing, SampleGrid
 
         parser.add_argument(
             "--run_dir", type=str | None, default=None, help="run folder (default: runs/<model>-<data>/<time>)"
         )
         # EMA first: callbacks run in this order, so grids see the average updated for the same iteration
         parser.add_lightning_class_args(EMA, "ema")  # off unless --ema.half_life_kimg or --ema.decay
+        parser.add_lightning_class_args(ProgressiveGrowing, "progressive")  # acts on growing models only
         parser.add_lightning_class_args(SampleGrid, "samples")
         parser.add_lightning_class_args(PeriodicFID, "fid")  # off unless --fid.enabled or --fid.every_n_kimg
         parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
