@@ -1,0 +1,233 @@
+"""StyleGAN2 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN", arXiv 1912.04958) with
+the configuration presets of StyleGAN2-ADA (Karras et al. 2020, "Training Generative Adversarial Networks with
+Limited Data", arXiv 2006.06676, App. D, and its train.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+from torch import Tensor, nn
+
+from zoo.base import GANModule
+from zoo.errors import ZooError
+from zoo.nets.stylegan2 import Discriminator, Generator
+from zoo.nn.modulated import NOISE_MODES
+from zoo.penalties import LazyPenalty, path_length_penalty
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One row of StyleGAN2-ADA's train.py table (cfg_specs), plus what its train.py changes for ``cifar``.
+
+    Model knobs: fmaps (channel_base = fmaps * 32768), lrate (G and D), gamma (R1), mbstd (group size), map
+    (mapping depth), pl_weight, style_mixing, d_residual. The rest belongs to other groups of a recipe:
+    mb -> data.batch_size (summed over ref_gpus GPUs), kimg -> the training length, ema / ramp ->
+    ema.half_life_kimg / ema.rampup.
+    """
+
+    ref_gpus: int
+    kimg: int
+    mb: int
+    mbstd: int
+    fmaps: float
+    lrate: float
+    gamma: float
+    ema: float
+    ramp: float | None
+    map: int
+    pl_weight: float = 2.0
+    style_mixing: float = 0.9
+    d_residual: bool = True
+
+
+PRESETS = {
+    "stylegan2": Preset(8, 25000, 32, 4, 1, 0.002, 10, 10, None, 8),  # config F of the StyleGAN2 paper
+    "paper256": Preset(8, 25000, 64, 8, 0.5, 0.0025, 1, 20, None, 8),
+    "paper512": Preset(8, 25000, 64, 8, 1, 0.0025, 0.5, 20, None, 8),
+    "paper1024": Preset(8, 25000, 32, 4, 1, 0.002, 2, 10, None, 8),
+    # no path length regularization, no style mixing, D without residual skips ("orig")
+    "cifar": Preset(2, 100000, 64, 32, 1, 0.0025, 0.01, 500, 0.05, 2, pl_weight=0, style_mixing=0, d_residual=False),
+}
+
+
+def preset_spec(name: str, resolution: int, gpus: int = 1, **overrides) -> Preset:
+    """The table row ``name``; ``auto`` derives it from the resolution and GPU count as ADA's train.py does:
+    mb = max(min(gpus * min(4096 / res, 32), 64), gpus), mbstd = min(mb / gpus, 4), fmaps 1 at >= 512 px
+    else 0.5, lrate 0.002 at >= 1024 px else 0.0025, gamma = 0.0002 res^2 / mb, ema = mb * 10 / 32 kimg.
+    ``overrides`` that are not None replace the row's fields (the user's explicit arguments)."""
+    spec = auto_preset(resolution, gpus) if name == "auto" else PRESETS.get(name)
+    if spec is None:
+        raise ZooError(f"unknown stylegan2 preset '{name}'; choose one of: auto, {', '.join(PRESETS)}")
+    return replace(spec, **{key: value for key, value in overrides.items() if value is not None})
+
+
+def auto_preset(resolution: int, gpus: int) -> Preset:
+    """ADA's ``auto`` row (formulas in ``preset_spec``)."""
+    if gpus < 1:
+        raise ZooError(f"gpus must be >= 1 for the auto preset, got {gpus}")
+    mb = max(min(gpus * min(4096 // resolution, 32), 64), gpus)
+    return Preset(
+        ref_gpus=gpus,
+        kimg=25000,
+        mb=mb,
+        mbstd=min(mb // gpus, 4),
+        fmaps=1 if resolution >= 512 else 0.5,
+        lrate=0.002 if resolution >= 1024 else 0.0025,
+        gamma=0.0002 * resolution**2 / mb,
+        ema=mb * 10 / 32,
+        ramp=0.05,
+        map=2,
+    )
+
+
+class StyleGAN2(GANModule):
+    """Karras 2020: a mapping network to styles w, a skip generator of modulated-demodulated convolutions (Sec. 2,
+    Eq. 1-3) and a residual D (Sec. 4), without progressive growing; the logistic (non-saturating) loss, lazy
+    R1 on D every 16 steps and path length regularization on G every 4 steps (Sec. 3.1-3.2, Eq. 4), style
+    mixing (0.9), Adam betas (0, 0.99). ``preset`` picks StyleGAN2-ADA's hyperparameters; explicit arguments win.
+
+    Lazy regularization joins the ordinary update, scaled by its interval (``LazyPenalty``), instead of the
+    authors' separate optimizer step: hence no Adam correction (lr * c, beta ** c with c = k / (k + 1)), which
+    compensates for that extra step; k steps at lr and beta here match their k + 1 steps at lr c and beta ** c.
+    EMA of G (``ema.half_life_kimg`` with ``ema.rampup``) comes from the EMA callback in the recipes. Sampling:
+    ``generator(z, y, truncation_psi=, truncation_cutoff=, noise_mode=)`` with ``w_avg`` tracked in training.
+    """
+
+    conditional = True
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        use_labels: bool = True,
+        resolution: int = 256,
+        channels: int = 3,
+        preset: str = "auto",
+        gpus: int = 1,
+        latent_dim: int = 512,
+        w_dim: int = 512,
+        mapping_layers: int | None = None,
+        channel_base: int | None = None,
+        channel_max: int = 512,
+        mbstd_group: int | None = None,
+        d_residual: bool | None = None,
+        r1_gamma: float | None = None,
+        style_mixing: float | None = None,
+        pl_weight: float | None = None,
+        pl_decay: float = 0.01,
+        pl_batch_shrink: int = 2,
+        pl_interval: int = 4,
+        sample_noise_mode: str = "const",
+        objective: str = "non_saturating",
+        penalties: list[dict] | None = None,
+        g_lr: float | None = None,
+        d_lr: float | None = None,
+        g_betas: tuple[float, float] = (0.0, 0.99),
+        d_betas: tuple[float, float] = (0.0, 0.99),
+        **kwargs,
+    ):
+        """
+        Args:
+            num_classes: classes of a labelled dataset, linked from the datamodule.
+            use_labels: the conditional variant when the data has labels (ADA's --cond); False ignores them.
+            resolution: image size, linked from the datamodule: a power of two >= 4.
+            channels: image channels, linked from the datamodule.
+            preset: auto, stylegan2 (config F), paper256, paper512, paper1024 or cifar (StyleGAN2-ADA's table).
+            gpus: the GPU count ``auto`` derives its values from (ADA's --gpus).
+            latent_dim: size of z (512).
+            w_dim: size of w (512).
+            mapping_layers: depth of the mapping network (preset: 8, or 2 for auto and cifar).
+            channel_base: widths are min(channel_base / res, channel_max) (preset: fmaps * 32768).
+            channel_max: the widest layer (512).
+            mbstd_group: minibatch stddev group size (preset).
+            d_residual: residual D (True) or ADA's "orig" D without skips (preset: False for cifar).
+            r1_gamma: R1's gamma (preset); the default penalty is [{name: r1, gamma: r1_gamma, interval: 16}].
+            style_mixing: probability of mixing two ws at a random layer in training (preset: 0.9, cifar 0).
+            pl_weight: path length regularization weight (preset: 2, cifar 0: off).
+            pl_decay: the path length running mean's update rate (0.01).
+            pl_batch_shrink: the path length batch is the batch divided by this (2).
+            pl_interval: path length regularization every this many G steps, times this (4).
+            sample_noise_mode: noise of eval-mode samples: const (reproducible, ADA's generate.py), random, none.
+            penalties: D penalties (default: lazy R1, above); give r1_gamma or penalties, not both.
+            g_lr: generator lr (preset lrate).
+            d_lr: discriminator lr (preset lrate).
+        """
+        spec = preset_spec(
+            preset, resolution, gpus, map=mapping_layers, fmaps=None if channel_base is None else channel_base / 32768,
+            mbstd=mbstd_group, d_residual=d_residual, gamma=r1_gamma, style_mixing=style_mixing, pl_weight=pl_weight,
+        )  # fmt: skip
+        if r1_gamma is not None and penalties is not None:
+            raise ZooError("give --model.r1_gamma or --model.penalties, not both (r1_gamma sets the default R1)")
+        if sample_noise_mode not in NOISE_MODES:
+            raise ZooError(f"sample_noise_mode must be one of {', '.join(NOISE_MODES)}, got '{sample_noise_mode}'")
+        if pl_batch_shrink < 1:
+            raise ZooError(f"pl_batch_shrink must be >= 1, got {pl_batch_shrink}")
+        super().__init__(
+            num_classes=num_classes if use_labels else None,
+            latent_dim=latent_dim,
+            objective=objective,
+            penalties=[{"name": "r1", "gamma": spec.gamma, "interval": 16}] if penalties is None else penalties,
+            g_lr=g_lr,
+            d_lr=d_lr,
+            g_betas=g_betas,
+            d_betas=d_betas,
+            **kwargs,
+        )
+        # the optimizers read the learning rates from hparams: the preset's lrate where none was given
+        self.hparams.update({key: spec.lrate for key in ("g_lr", "d_lr") if self.hparams[key] is None})
+        self.spec = spec
+        self.path_length_schedule = LazyPenalty(pl_interval)
+        self.register_buffer("pl_mean", torch.zeros(()))
+        channel_base = int(spec.fmaps * 32768)
+        self.generator = Generator(
+            latent_dim, w_dim, resolution, channels, channel_base, channel_max, spec.map, self.num_classes
+        )
+        self.discriminator = Discriminator(
+            resolution, channels, channel_base, channel_max, spec.mbstd, self.num_classes, spec.map, spec.d_residual
+        )
+
+    # ------------------------------------------------------------------------------------ generation
+
+    def styles(self, net: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
+        """Training ws (N, num_ws, w_dim): with probability ``style_mixing`` the layers from a random cutoff
+        in [1, num_ws) on take the w of a second latent (Sec. 2 of StyleGAN, ADA's loss.py); drawn on device
+        from the training noise stream, without a host sync."""
+        ws = net.mapping(z, y)
+        if self.spec.style_mixing <= 0:
+            return ws
+        rng, num_ws = self._latent_rng, ws.shape[1]
+        device = rng.device if rng is not None else ws.device  # no stream outside fit: the global RNG
+        cutoff = torch.randint(1, num_ws, (), generator=rng, device=device)
+        mixing = torch.rand((), generator=rng, device=device) < self.spec.style_mixing
+        cutoff = torch.where(mixing, cutoff, num_ws).to(ws.device)
+        other = net.mapping(torch.randn(z.shape, generator=rng, device=device).to(z), y, update_w_avg=False)
+        mixed = (torch.arange(num_ws, device=ws.device) >= cutoff)[None, :, None]
+        return torch.where(mixed, other, ws)
+
+    def generate(self, net: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
+        """Training: style mixing and noise from the training stream. Eval mode: ``sample_noise_mode`` noise."""
+        if not net.training:
+            return net(z, y, noise_mode=self.hparams.sample_noise_mode)
+        return net.synthesis(self.styles(net, z, y), rng=self._latent_rng)
+
+    # ------------------------------------------------------------------------------ the game
+
+    def generator_loss(self, fake: Tensor, y_fake: Tensor | None, real: Tensor, y_real: Tensor | None):
+        """The logistic loss, plus path length regularization every ``pl_interval`` G steps, times it."""
+        loss, logs = super().generator_loss(fake, y_fake, real, y_real)
+        if self.spec.pl_weight > 0 and self.path_length_schedule.applies(self.generator_steps):
+            term = self.path_length_schedule.factor * self.path_length_term(fake.shape[0], y_fake)
+            logs.update({"penalty/path_length": term, "pl_mean": self.pl_mean.clone()})
+            loss = loss + term
+        return loss, logs
+
+    def path_length_term(self, batch_size: int, y: Tensor | None) -> Tensor:
+        """Eq. 4 on a fresh batch of batch_size / pl_batch_shrink; updates the running mean ``pl_mean``."""
+        n = max(batch_size // self.hparams.pl_batch_shrink, 1)
+        ws = self.styles(self.generator, self.sample_latent(n), None if y is None else y[:n])
+        images = self.generator.synthesis(ws, rng=self._latent_rng)
+        term, mean = path_length_penalty(
+            images, ws, self.pl_mean, self.spec.pl_weight, self.hparams.pl_decay, generator=self._latent_rng
+        )
+        self.pl_mean.copy_(mean)
+        return term
