@@ -25,6 +25,7 @@ MODELS = {
     "sagan": "zoo.sagan:SAGAN",
     "biggan": "zoo.biggan:BigGAN",
     "pggan": "zoo.pggan:PGGAN",
+    "stylegan": "zoo.stylegan:StyleGAN",
     "stylegan2": "zoo.stylegan2:StyleGAN2",
 }
 

@@ -3,18 +3,18 @@ and Variation", arXiv 1710.10196)."""
 
 from __future__ import annotations
 
-from zoo.base import GANModule, split_batch
-from zoo.nets.pggan import PGGANDiscriminator, PGGANGenerator, phase_reals
+from zoo.base import GANModule
+from zoo.nets.pggan import GrowingGAN, PGGANDiscriminator, PGGANGenerator
 
 
-class PGGAN(GANModule):
+class PGGAN(GrowingGAN, GANModule):
     """Karras 2018: G and D grown from 4x4 to the full resolution with faded-in blocks (Sec. 2).
 
     Equalized learning rate (Sec. 4.1), pixel norm in G (Sec. 4.2), minibatch stddev in D (Sec. 3), WGAN-GP with
     lambda 10 plus the drift term eps * E[D(x)^2], eps 1e-3, n_critic 1, Adam lr 1e-3 betas (0, 0.99) eps 1e-8,
     z of 512 dims (App. A.1). The phases (800k images per fade-in and per stabilization, batch size per
-    resolution) come from callbacks/progressive.py, which calls ``grow``; without it the networks run at full
-    resolution. Real batches are pooled to the phase resolution (and blended during a fade-in) before the step.
+    resolution) come from callbacks/progressive.py, which calls ``grow`` (``GrowingGAN``); without it the networks
+    run at full resolution. Real batches are pooled to the phase resolution (and blended during a fade-in).
 
     Samples, FID and the EMA generator see the resolution of the current phase: a checkpoint written during
     the 16x16 phase samples 16x16 images.
@@ -59,26 +59,3 @@ class PGGAN(GANModule):
         self.discriminator = PGGANDiscriminator(
             resolution, channels * self.packing, fmap_base, fmap_max, mbstd_group_size
         )
-
-    @property
-    def max_resolution(self) -> int:
-        return self.generator.max_resolution
-
-    def grow(self, resolution: int, alpha: float = 1.0) -> None:
-        """Puts G, D and the EMA generator into the phase at ``resolution`` with fade-in weight ``alpha``."""
-        for net in (self.generator, self.discriminator, self.generator_ema):
-            if net is not None:
-                net.grow(resolution, alpha)
-
-    def training_step(self, batch, batch_idx: int) -> None:
-        real, labels = split_batch(batch)
-        real = phase_reals(real, self.generator.resolution, self.generator.alpha)
-        return super().training_step([real] if labels is None else [real, labels], batch_idx)
-
-    def on_train_batch_start(self, batch, batch_idx: int) -> int | None:
-        """Ends the epoch when the progressive callback has changed the batch size of the coming phase: Lightning
-        then rebuilds the dataloader (the callback asks it to) and the phase starts on a batch of the new size."""
-        datamodule = self.trainer.datamodule
-        if datamodule is not None and split_batch(batch)[0].shape[0] != datamodule.batch_size:
-            return -1
-        return None

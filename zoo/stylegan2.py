@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from zoo.base import GANModule
 from zoo.errors import ZooError
-from zoo.nets.stylegan2 import Discriminator, Generator
+from zoo.nets.stylegan2 import Discriminator, Generator, mix_styles
 from zoo.nn.modulated import NOISE_MODES
 from zoo.penalties import LazyPenalty, path_length_penalty
 
@@ -95,6 +95,7 @@ class StyleGAN2(GANModule):
     """
 
     conditional = True
+    truncation_space = "w"  # --truncation is psi
 
     def __init__(
         self,
@@ -189,25 +190,14 @@ class StyleGAN2(GANModule):
     # ------------------------------------------------------------------------------------ generation
 
     def styles(self, net: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
-        """Training ws (N, num_ws, w_dim): with probability ``style_mixing`` the layers from a random cutoff
-        in [1, num_ws) on take the w of a second latent (Sec. 2 of StyleGAN, ADA's loss.py); drawn on device
-        from the training noise stream, without a host sync."""
-        ws = net.mapping(z, y)
-        if self.spec.style_mixing <= 0:
-            return ws
-        rng, num_ws = self._latent_rng, ws.shape[1]
-        device = rng.device if rng is not None else ws.device  # no stream outside fit: the global RNG
-        cutoff = torch.randint(1, num_ws, (), generator=rng, device=device)
-        mixing = torch.rand((), generator=rng, device=device) < self.spec.style_mixing
-        cutoff = torch.where(mixing, cutoff, num_ws).to(ws.device)
-        other = net.mapping(torch.randn(z.shape, generator=rng, device=device).to(z), y, update_w_avg=False)
-        mixed = (torch.arange(num_ws, device=ws.device) >= cutoff)[None, :, None]
-        return torch.where(mixed, other, ws)
+        """Training ws with style mixing (``mix_styles``) from the training noise stream."""
+        return mix_styles(net.mapping, z, y, self.spec.style_mixing, self._latent_rng)
 
-    def generate(self, net: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
+    def generate(self, net: nn.Module, z: Tensor, y: Tensor | None, truncation: float | None = None) -> Tensor:
         """Training: style mixing and noise from the training stream. Eval mode: ``sample_noise_mode`` noise."""
         if not net.training:
-            return net(z, y, noise_mode=self.hparams.sample_noise_mode)
+            psi = 1.0 if truncation is None else truncation
+            return net(z, y, truncation_psi=psi, noise_mode=self.hparams.sample_noise_mode)
         return net.synthesis(self.styles(net, z, y), rng=self._latent_rng)
 
     # ------------------------------------------------------------------------------ the game

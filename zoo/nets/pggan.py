@@ -23,8 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zoo.base import split_batch
 from zoo.errors import ZooError
 from zoo.nn.equalized import EqualizedConv2d, EqualizedLinear
+from zoo.nn.modulated import FIRFilter
 from zoo.nn.pggan import MinibatchStdDev, PixelNorm
 
 #: the paper's LeakyReLU slope (Sec. A.1) and He's gain before it (equalized learning rate, Sec. 4.1)
@@ -60,6 +62,19 @@ def phase_reals(real: Tensor, resolution: int, alpha: float) -> Tensor:
     if alpha < 1:
         real = torch.lerp(upsample(downsample(real)), real, alpha)
     return real
+
+
+class Blur(nn.Module):
+    """StyleGAN's low-pass filter (Karras et al. 2019, arXiv 1812.04948, Sec. 2 "bilinear up/downsampling", after
+    Zhang 2019; official networks_stylegan.py ``blur2d``): the separable [1, 2, 1] / 4 kernel per channel at
+    stride 1, zero-padded so the size is kept. After a 2x nearest upsampling it makes bilinear interpolation."""
+
+    def __init__(self):
+        super().__init__()
+        self.filter = FIRFilter((1.0, 2.0, 1.0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.filter.blur(x, padding=1)
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int = 3) -> list[nn.Module]:
@@ -166,7 +181,10 @@ class PGGANDiscriminator(Progressive):
         fmap_base: int = 8192,
         fmap_max: int = 512,
         mbstd_group_size: int = 4,
+        blur: bool = False,
     ):
+        """``blur``: StyleGAN's D (Karras et al. 2019, official ``D_basic``): a ``Blur`` before each block's second
+        conv, whose output is then pooled (the authors pool before the bias and activation, here after, as PGGAN)."""
         super().__init__(resolution)
         widths = [stage_channels(depth + 1, fmap_base, fmap_max) for depth in range(self.max_depth + 1)]
         head_width = stage_channels(0, fmap_base, fmap_max)
@@ -179,7 +197,7 @@ class PGGANDiscriminator(Progressive):
             EqualizedLinear(head_width, 1),
         )
         shrinking = [
-            nn.Sequential(*_conv(c_in, c_in), *_conv(c_in, c_out), nn.AvgPool2d(2))
+            nn.Sequential(*_conv(c_in, c_in), *([Blur()] if blur else []), *_conv(c_in, c_out), nn.AvgPool2d(2))
             for c_out, c_in in itertools.pairwise(widths)
         ]
         self.blocks = nn.ModuleList([last, *shrinking])
@@ -199,3 +217,33 @@ class PGGANDiscriminator(Progressive):
         for block in reversed(self.blocks[1 : self.depth]):
             h = block(h)
         return self.blocks[0](h).squeeze(1)
+
+
+class GrowingGAN:
+    """The training side of progressive growing, for a ``GANModule`` whose generator, discriminator and EMA
+    generator have ``grow(resolution, alpha)`` and whose discriminator is ``Progressive``: the hooks
+    callbacks/progressive.py drives (``max_resolution``, ``grow``), real batches pooled to the phase, and a new
+    epoch when a phase changes the batch size. Mix in before ``GANModule``."""
+
+    @property
+    def max_resolution(self) -> int:
+        return self.discriminator.max_resolution
+
+    def grow(self, resolution: int, alpha: float = 1.0) -> None:
+        """Puts G, D and the EMA generator into the phase at ``resolution`` with fade-in weight ``alpha``."""
+        for net in (self.generator, self.discriminator, self.generator_ema):
+            if net is not None:
+                net.grow(resolution, alpha)
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        real, labels = split_batch(batch)
+        real = phase_reals(real, self.discriminator.resolution, self.discriminator.alpha)
+        return super().training_step([real] if labels is None else [real, labels], batch_idx)
+
+    def on_train_batch_start(self, batch, batch_idx: int) -> int | None:
+        """Ends the epoch when the progressive callback has changed the batch size of the coming phase: Lightning
+        then rebuilds the dataloader (the callback asks it to) and the phase starts on a batch of the new size."""
+        datamodule = self.trainer.datamodule
+        if datamodule is not None and split_batch(batch)[0].shape[0] != datamodule.batch_size:
+            return -1
+        return None

@@ -139,23 +139,17 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
-    """``mapping`` then ``synthesis``: G(z, y, truncation_psi, truncation_cutoff, noise_mode) -> images."""
+class StyleGenerator(nn.Module):
+    """``mapping`` then ``synthesis``: G(z, y, truncation_psi, truncation_cutoff, noise_mode) -> images. The protocol
+    of StyleGAN and StyleGAN2 generators: ``synthesis(ws, noise_mode, rng)`` with ``synthesis.num_ws`` ws, and a
+    ``MappingNetwork`` giving that many."""
 
     def __init__(
-        self,
-        z_dim: int,
-        w_dim: int,
-        resolution: int,
-        channels: int,
-        channel_base: int,
-        channel_max: int = 512,
-        mapping_layers: int = 8,
-        num_classes: int | None = None,
+        self, synthesis: nn.Module, z_dim: int, w_dim: int, mapping_layers: int = 8, num_classes: int | None = None
     ):
         super().__init__()
-        self.synthesis = SynthesisNetwork(w_dim, resolution, channels, channel_base, channel_max)
-        self.mapping = MappingNetwork(z_dim, w_dim, self.synthesis.num_ws, mapping_layers, num_classes)
+        self.synthesis = synthesis
+        self.mapping = MappingNetwork(z_dim, w_dim, synthesis.num_ws, mapping_layers, num_classes)
 
     def forward(
         self,
@@ -168,6 +162,49 @@ class Generator(nn.Module):
     ) -> Tensor:
         ws = self.mapping(z, y, truncation_psi, truncation_cutoff)
         return self.synthesis(ws, noise_mode, rng)
+
+
+class Generator(StyleGenerator):
+    """StyleGAN2's generator: the mapping network and the skip ``SynthesisNetwork``."""
+
+    def __init__(
+        self,
+        z_dim: int,
+        w_dim: int,
+        resolution: int,
+        channels: int,
+        channel_base: int,
+        channel_max: int = 512,
+        mapping_layers: int = 8,
+        num_classes: int | None = None,
+    ):
+        synthesis = SynthesisNetwork(w_dim, resolution, channels, channel_base, channel_max)
+        super().__init__(synthesis, z_dim, w_dim, mapping_layers, num_classes)
+
+
+def mix_styles(
+    mapping: MappingNetwork,
+    z: Tensor,
+    y: Tensor | None,
+    probability: float,
+    rng: torch.Generator | None,
+    num_active: int | None = None,
+) -> Tensor:
+    """Training ws (N, num_ws, w_dim) with style mixing regularization (StyleGAN, Karras et al. 2019, Sec. 3.1):
+    with ``probability`` the layers from a random cutoff in [1, num_active) on take the w of a second latent
+    (``num_active``: the layers in use, all by default; fewer in a progressive phase, as the authors'
+    ``cur_layers``). Drawn on device from ``rng`` (the global RNG when None), without a host sync."""
+    ws = mapping(z, y)
+    if probability <= 0:
+        return ws
+    num_ws = ws.shape[1]
+    device = rng.device if rng is not None else ws.device
+    cutoff = torch.randint(1, num_active or num_ws, (), generator=rng, device=device)
+    mixing = torch.rand((), generator=rng, device=device) < probability
+    cutoff = torch.where(mixing, cutoff, num_ws).to(ws.device)
+    other = mapping(torch.randn(z.shape, generator=rng, device=device).to(z), y, update_w_avg=False)
+    mixed = (torch.arange(num_ws, device=ws.device) >= cutoff)[None, :, None]
+    return torch.where(mixed, other, ws)
 
 
 def _conv(in_channels: int, out_channels: int, kernel_size: int, bias: bool = True) -> EqualizedConv2d:
