@@ -27,6 +27,8 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
        python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR] [--npz] [--individual]
                             [--interpolate slerp|linear] [--truncations none,1,0.7] [--classes 0,1,2]
                             [--vary_code categorical|c1|c2 ...]
+                            [--truncation_cutoff N] [--noise_mode random|const|none] [--space z|w]
+                            [--style_mix 1,2:3,4 --mix_layers coarse|middle|fine|A-B]
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]
        python cli.py models
@@ -233,7 +235,19 @@ def sample_command(argv: list[str]) -> int:
     parser.add_argument("--model", default=None, help="expected model name (default: the one stored in the checkpoint)")
     parser.add_argument("--num_samples", type=int, default=64, help="samples in grid.png, the PNGs and the .npz")
     parser.add_argument("--seed", type=int, default=0, help="latent seed: the same seed gives the same images")
-    parser.add_argument("--truncation", type=float, default=None, help="resample |z| above this (truncation trick)")
+    parser.add_argument(
+        "--truncation", type=float, default=None,
+        help="truncation trick: resample |z_i| above this (BigGAN); for stylegan/stylegan2 it is psi, "
+        "w = w_avg + psi (w - w_avg)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--truncation_cutoff", type=int, default=None,
+        help="style models: truncate only the ws below this index (default: all; StyleGAN's figures: 8 with psi 0.7)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--noise_mode", choices=("random", "const", "none"), default=None,
+        help="style models: per-pixel noise, random (fresh each run), const (fixed) or none (default: the model's)",
+    )  # fmt: skip
     parser.add_argument("--out_dir", default=None, help="default: <run>/samples/<checkpoint>-seed<seed>")
     parser.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True, help="write grid.png")
     parser.add_argument("--individual", action=argparse.BooleanOptionalAction, default=False, help="one PNG per sample")
@@ -248,6 +262,10 @@ def sample_command(argv: list[str]) -> int:
         "--interpolate", choices=("linear", "slerp"), default=None,
         help="write interpolation-METHOD.png: --strips rows of --steps images between two latents",
     )  # fmt: skip
+    parser.add_argument(
+        "--space", choices=("z", "w"), default="z",
+        help="where --interpolate walks: z, or w for style models (linear only, as StyleGAN's path length in W)",
+    )  # fmt: skip
     parser.add_argument("--strips", type=int, default=8, help="rows of the interpolation and code pictures")
     parser.add_argument("--steps", type=int, default=10, help="images per interpolation row, end points included")
     parser.add_argument(
@@ -260,6 +278,16 @@ def sample_command(argv: list[str]) -> int:
         help="InfoGAN: write code-NAME.png, --strips rows each sweeping code NAME (categorical: every category; "
         "c1, c2 ...: 10 values over [-2, 2]) with the rest of the latent fixed",
     )  # fmt: skip
+    parser.add_argument(
+        "--style_mix", default=None, metavar="ROW_SEEDS:COLUMN_SEEDS",
+        help="style models: write style-mixing.png (StyleGAN Fig. 3), e.g. 1,2,3:10,11,12,13: cell (r, c) is row "
+        "seed r with the --mix_layers ws of column seed c",
+    )  # fmt: skip
+    parser.add_argument(
+        "--mix_layers", default="coarse",
+        help="ws taken from the column seed: coarse (ws 0-3, 4-8 px), middle (4-7, 16-32 px), fine (8 to the "
+        "last, 64 px up) or A-B (ws A to B); clamped to the model's ws, so small resolutions have fewer groups",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -268,7 +296,7 @@ def sample_command(argv: list[str]) -> int:
 
     from callbacks import load_gan
     from callbacks.samples import sample_picture
-    from zoo import infogan_sampling, sampling
+    from zoo import infogan_sampling, sampling, style_sampling
 
     def comma_list(flag: str, convert, example: str) -> list:
         try:
@@ -280,7 +308,11 @@ def sample_command(argv: list[str]) -> int:
         raise ZooError("--num_samples, --batch_size and --columns must be >= 1")
     truncations = comma_list("truncations", lambda v: None if v == "none" else float(v), "none,1.0,0.7,0.5")
     classes = comma_list("classes", int, "0,1,2")
+    mix_seeds = style_sampling.seed_lists(args.style_mix) if args.style_mix else None
     model = load_gan(args.ckpt_path, expected_model=args.model)
+    style = sampling.StyleOptions(args.truncation_cutoff, args.noise_mode)
+    if style != sampling.StyleOptions() or mix_seeds or args.space == "w":
+        sampling.require_style_model(model)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     model.to(device)
 
@@ -291,15 +323,26 @@ def sample_command(argv: list[str]) -> int:
     seed, truncation = args.seed, args.truncation
     pictures = {}  # file name -> (samples, images per row)
     if args.grid:
-        grid = sampling.grid_samples(model, args.num_samples, args.batch_size, seed, truncation)
+        grid = sampling.grid_samples(model, args.num_samples, args.batch_size, seed, truncation, style)
         pictures["grid.png"] = (grid, args.nrow)
-    if args.interpolate:
-        strips = sampling.interpolate(model, args.strips, args.steps, args.interpolate, seed, truncation)
+    if args.interpolate and args.space == "w":
+        if args.interpolate != "linear":
+            raise ZooError("W is not Gaussian: --space w interpolates linearly (--interpolate linear); slerp is for z")
+        strips = style_sampling.interpolate_w(model, args.strips, args.steps, seed, truncation, style)
+        pictures["interpolation-linear-w.png"] = (strips, args.steps)
+    elif args.interpolate:
+        strips = sampling.interpolate(model, args.strips, args.steps, args.interpolate, seed, truncation, style)
         pictures[f"interpolation-{args.interpolate}.png"] = (strips, args.steps)
     if truncations:
-        pictures["truncation.png"] = (sampling.truncation_sweep(model, truncations, args.columns, seed), args.columns)
+        sweep = sampling.truncation_sweep(model, truncations, args.columns, seed, style)
+        pictures["truncation.png"] = (sweep, args.columns)
     if classes:
-        pictures["classes.png"] = (sampling.class_grid(model, classes, args.columns, seed, truncation), args.columns)
+        rows = sampling.class_grid(model, classes, args.columns, seed, truncation, style)
+        pictures["classes.png"] = (rows, args.columns)
+    if mix_seeds:
+        layers = style_sampling.mix_layers(args.mix_layers, style_sampling.num_ws(model))
+        mixing = style_sampling.style_mixing(model, *mix_seeds, layers, truncation, style)
+        pictures["style-mixing.png"] = (mixing, len(mix_seeds[1]) + 1)
     if args.vary_code:
         values = infogan_sampling.default_values(model, args.vary_code)
         sweep = infogan_sampling.vary_code(model, args.vary_code, values, args.strips, seed)
@@ -309,7 +352,9 @@ def sample_command(argv: list[str]) -> int:
             raise ZooError(f"{name} shows rows of images; this model generates points, use the grid")
         save_image(sample_picture(samples, nrow), out_dir / name)
     if args.individual or args.npz:
-        sampling.dump(model, out_dir, args.num_samples, args.npz, args.individual, args.batch_size, seed, truncation)
+        sampling.dump(
+            model, out_dir, args.num_samples, args.npz, args.individual, args.batch_size, seed, truncation, style
+        )
     written = [*pictures, *(["samples.npz"] if args.npz else []), *(["000000.png ..."] if args.individual else [])]
     ema = " (EMA generator)" if model.generator_ema is not None else ""
     print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg{ema}: {', '.join(written)} -> {out_dir}")

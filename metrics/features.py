@@ -131,7 +131,7 @@ def generated_shard(
     with torch.inference_mode(), eval_mode(net):
         for first in range(start, stop, batch_size):
             z, y = seeded_inputs(model, first, min(first + batch_size, stop), seed, truncation)
-            f, lg = extract(extractor, to_uint8(model.generate(net, z, y)), with_logits)
+            f, lg = extract(extractor, to_uint8(model.generate(net, z, y, truncation)), with_logits)
             features.append(f)
             logits.append(lg)
     return torch.cat(features), torch.cat(logits) if with_logits else None

@@ -134,15 +134,20 @@ class GANModule(pl.LightningModule):
 
     # ----------------------------------------------------------------------------------- contract
 
+    #: where ``truncation`` acts: "z" resamples every |z_i| above it when latents are drawn (BigGAN's truncation
+    #: trick, Brock et al. 2019, Sec. 3.1); style entries set "w", where it is psi, w' = w_avg + psi (w - w_avg),
+    #: applied by their ``generate`` (Karras et al. 2019, Sec. 4.1)
+    truncation_space = "z"
+
     def sample_latent(
         self, n: int, generator: torch.Generator | None = None, truncation: float | None = None
     ) -> Tensor:
-        """n latent vectors from N(0, I). ``truncation`` resamples every |z_i| > truncation (BigGAN
-        Sec. 3.1's truncation trick). Without ``generator`` the training noise stream is used."""
+        """n latent vectors from N(0, I). ``truncation`` resamples every |z_i| > truncation when the entry
+        truncates in Z (``truncation_space``). Without ``generator`` the training noise stream is used."""
         rng = generator if generator is not None else self._latent_rng
         device = rng.device if rng is not None else self.device
         z = torch.randn(n, self.latent_dim, generator=rng, device=device)
-        if truncation is not None:
+        if truncation is not None and self.truncation_space == "z":
             if truncation <= 0:
                 raise ZooError(f"truncation must be > 0, got {truncation}")
             while (outside := z.abs() > truncation).any():
@@ -175,10 +180,11 @@ class GANModule(pl.LightningModule):
             y = self.sample_labels(n, generator=rng)
         net = self.generator_ema if self.generator_ema is not None else self.generator
         with eval_mode(net):
-            return self.generate(net, z, y)
+            return self.generate(net, z, y, truncation)
 
-    def generate(self, net: nn.Module, z: Tensor, y: Tensor | None) -> Tensor:
-        """Runs a generator network; conditional entries receive the labels as a second argument."""
+    def generate(self, net: nn.Module, z: Tensor, y: Tensor | None, truncation: float | None = None) -> Tensor:
+        """Runs a generator network; conditional entries receive the labels as a second argument. ``truncation``
+        is for entries that truncate in W (``truncation_space``); Z-space entries got truncated latents."""
         return net(z) if y is None else net(z, y)
 
     def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:

@@ -1,9 +1,15 @@
 """Sampling a trained GAN: interpolation strips, truncation sweeps, class rows, and sample files for
 external evaluators. Pure functions over the GANModule contract (zoo/base.py): ``sample_latent``,
-``sample_labels`` and ``generate``, run on the EMA generator when there is one, in eval mode.
+``sample_labels`` and ``generate`` (for a style generator: ``generator.mapping`` and ``generator.synthesis``),
+run on the EMA generator when there is one, in eval mode.
 
 Every function takes a ``seed``; latents are drawn on the host, so a seed gives the same samples on
-any device.
+any device (style generators with ``noise_mode`` random add fresh noise on each call).
+
+``truncation`` means what the model's paper means: BigGAN's resampling of |z_i| > truncation in Z (Brock et al.
+2019, Sec. 3.1), applied when the latents are drawn; for a style generator (StyleGAN, StyleGAN2) it is psi, the
+truncation in W, w' = w_avg + psi (w - w_avg) (Karras et al. 2019, "A Style-Based Generator Architecture for
+GANs", App. B), applied when rendering, on the ws below ``StyleOptions.truncation_cutoff``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import contextlib
 import os
 import zipfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +43,64 @@ def sampling_net(model) -> nn.Module:
     return model.generator_ema if model.generator_ema is not None else model.generator
 
 
+@dataclass(frozen=True)
+class StyleOptions:
+    """Sampling settings of style generators besides psi: only the ws below ``truncation_cutoff`` are truncated
+    (None: all; StyleGAN's figures use 8, App. B), and ``noise_mode`` (random, const, none; None: the model's
+    eval-mode default, ``sample_noise_mode``) sets the per-pixel noise inputs (Karras et al. 2019, Sec. 3.2)."""
+
+    truncation_cutoff: int | None = None
+    noise_mode: str | None = None
+
+
+def is_style_model(model) -> bool:
+    """A generator with ``mapping`` (z, y -> ws (N, num_ws, w_dim)) and ``synthesis`` (ws -> images): it
+    truncates in W."""
+    return hasattr(model.generator, "mapping") and hasattr(model.generator, "synthesis")
+
+
+def require_style_model(model) -> None:
+    """A ZooError naming the fix for a model without a style generator."""
+    if not is_style_model(model):
+        raise ZooError(
+            f"{type(model).__name__} has no style generator (mapping and synthesis): --truncation_cutoff, "
+            "--noise_mode, --style_mix and --space w need a stylegan or stylegan2 checkpoint; drop them"
+        )
+
+
 @torch.no_grad()
-def render(model, z: Tensor, y: Tensor | None = None) -> Tensor:
-    """Images (on the host) for latents ``z`` and labels ``y``."""
+def styles(
+    model, z: Tensor, y: Tensor | None = None, truncation: float | None = None, style: StyleOptions | None = None
+) -> Tensor:
+    """ws (N, num_ws, w_dim) on the model's device of a style generator, psi = ``truncation`` (None: 1)."""
+    net, cutoff = sampling_net(model), (style or StyleOptions()).truncation_cutoff
+    if cutoff is not None and not 0 <= cutoff <= net.synthesis.num_ws:
+        raise ZooError(f"--truncation_cutoff must be in 0..{net.synthesis.num_ws} (the ws of this model), got {cutoff}")
+    psi = 1.0 if truncation is None else truncation
+    with eval_mode(net):
+        y = None if y is None else y.to(model.device)
+        return net.mapping(z.to(model.device), y, truncation_psi=psi, truncation_cutoff=cutoff, update_w_avg=False)
+
+
+@torch.no_grad()
+def synthesize(model, ws: Tensor, style: StyleOptions | None = None) -> Tensor:
+    """Images (on the host) of a style generator for ws (N, num_ws, w_dim), with ``style``'s noise mode."""
+    net = sampling_net(model)
+    noise_mode = (style or StyleOptions()).noise_mode or model.hparams.get("sample_noise_mode", "random")
+    with eval_mode(net):
+        return net.synthesis(ws.to(model.device), noise_mode=noise_mode).float().cpu()
+
+
+@torch.no_grad()
+def render(
+    model, z: Tensor, y: Tensor | None = None, truncation: float | None = None, style: StyleOptions | None = None
+) -> Tensor:
+    """Images (on the host) for latents ``z`` and labels ``y``. A style generator truncates in W here, with
+    psi = ``truncation``; other models ignore ``truncation`` (``model.sample_latent`` truncated z)."""
+    if style not in (None, StyleOptions()):
+        require_style_model(model)
+    if is_style_model(model):
+        return synthesize(model, styles(model, z, y, truncation, style), style)
     net = sampling_net(model)
     with eval_mode(net):
         out = model.generate(net, z.to(model.device), None if y is None else y.to(model.device))
@@ -71,42 +133,69 @@ INTERPOLATIONS = {"linear": lerp, "slerp": slerp}
 
 
 def interpolate(
-    model, strips: int = 8, steps: int = 10, method: str = "slerp", seed: int = 0, truncation: float | None = None
+    model,
+    strips: int = 8,
+    steps: int = 10,
+    method: str = "slerp",
+    seed: int = 0,
+    truncation: float | None = None,
+    style: StyleOptions | None = None,
 ) -> Tensor:
     """``strips`` rows of ``steps`` images, row i walking from latent a_i to latent b_i (end points
-    included); a conditional model keeps one class along each row. Shape (strips * steps, C, H, W)."""
+    included); a conditional model keeps one class along each row. Shape (strips * steps, C, H, W).
+    zoo/style_sampling.py's ``interpolate_w`` walks in W instead."""
     if method not in INTERPOLATIONS:
         raise ZooError(f"unknown interpolation '{method}'; choose one of: {', '.join(INTERPOLATIONS)}")
     if strips < 1 or steps < 2:
         raise ZooError(f"an interpolation needs >= 1 strip and >= 2 steps, got {strips} and {steps}")
-    rng = seeded(seed)
-    ends = model.sample_latent(2 * strips, generator=rng, truncation=truncation).cpu()
+    z, y = interpolation_ends(model, strips, seed, truncation)
     t = torch.linspace(0, 1, steps).view(1, steps, 1)
-    z = INTERPOLATIONS[method](ends[:strips, None], ends[strips:, None], t).flatten(0, 1)
-    y = model.sample_labels(strips, generator=rng)
-    return render(model, z, None if y is None else y.repeat_interleave(steps))
+    z = INTERPOLATIONS[method](z[:strips, None], z[strips:, None], t).flatten(0, 1)
+    return render(model, z, None if y is None else y.repeat_interleave(steps), truncation, style)
+
+
+def interpolation_ends(
+    model, strips: int, seed: int = 0, truncation: float | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """The latents (2 * strips, latent_dim) on the host, starts then ends, and one label per strip."""
+    rng = seeded(seed)
+    return model.sample_latent(2 * strips, generator=rng, truncation=truncation).cpu(), model.sample_labels(
+        strips, generator=rng
+    )
 
 
 # ---------------------------------------------------------------------------------- grids by row
 
 
-def truncation_sweep(model, truncations: Sequence[float | None], columns: int = 8, seed: int = 0) -> Tensor:
+def truncation_sweep(
+    model,
+    truncations: Sequence[float | None],
+    columns: int = 8,
+    seed: int = 0,
+    style: StyleOptions | None = None,
+) -> Tensor:
     """One row of ``columns`` images per truncation value (None: untruncated), every row drawn from the
     same seed and with the same labels, so a column shows one sample pulled towards the mode as the
     threshold falls (BigGAN, Brock et al. 2019, Sec. 3.1 and Fig. 2a). Row r equals
-    ``model.sample(columns, truncation=truncations[r], seed=seed)`` with the first row's labels."""
+    ``model.sample(columns, truncation=truncations[r], seed=seed)`` with the first row's labels. For a style
+    generator the values are psi (1 for None), the same z in every row (StyleGAN App. B, Fig. 8)."""
     rows, labels = [], None
     for truncation in truncations:
         rng = seeded(seed)
         z = model.sample_latent(columns, generator=rng, truncation=truncation)
         if labels is None:
             labels = model.sample_labels(columns, generator=rng)
-        rows.append(render(model, z, labels))
+        rows.append(render(model, z, labels, truncation, style))
     return torch.cat(rows)
 
 
 def class_grid(
-    model, classes: Sequence[int], columns: int = 8, seed: int = 0, truncation: float | None = None
+    model,
+    classes: Sequence[int],
+    columns: int = 8,
+    seed: int = 0,
+    truncation: float | None = None,
+    style: StyleOptions | None = None,
 ) -> Tensor:
     """One row of ``columns`` images per class, the same latents in every row, so a column shows one
     latent rendered as each class (as the class rows of ACGAN and BigGAN figures)."""
@@ -117,7 +206,7 @@ def class_grid(
         raise ZooError(f"classes {outside} are outside 0..{model.num_classes - 1} of this model")
     z = model.sample_latent(columns, generator=seeded(seed), truncation=truncation)
     y = torch.tensor(list(classes), dtype=torch.long).repeat_interleave(columns)
-    return render(model, z.repeat(len(classes), *([1] * (z.dim() - 1))), y)
+    return render(model, z.repeat(len(classes), *([1] * (z.dim() - 1))), y, truncation, style)
 
 
 def evenly_spaced_classes(num_classes: int, rows: int) -> list[int]:
@@ -131,11 +220,16 @@ def evenly_spaced_classes(num_classes: int, rows: int) -> list[int]:
 
 
 def sample_batches(
-    model, num_samples: int, batch_size: int = 64, seed: int = 0, truncation: float | None = None
+    model,
+    num_samples: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    truncation: float | None = None,
+    style: StyleOptions | None = None,
 ) -> Iterator[tuple[Tensor, Tensor | None]]:
     """(images on the host, labels) ``batch_size`` at a time: the samples of ``model.sample(num_samples,
-    truncation=truncation, seed=seed)`` (latents and labels drawn in the same order), never all images
-    on the device at once."""
+    truncation=truncation, seed=seed)`` (latents and labels drawn in the same order; a style generator's
+    ``truncation`` is psi instead), never all images on the device at once."""
     if num_samples < 1 or batch_size < 1:
         raise ZooError(f"num_samples and batch_size must be >= 1, got {num_samples} and {batch_size}")
     rng = seeded(seed)
@@ -144,16 +238,21 @@ def sample_batches(
     y = None if y is None else y.cpu()
     for start in range(0, num_samples, batch_size):
         labels = None if y is None else y[start : start + batch_size]
-        yield render(model, z[start : start + batch_size], labels), labels
+        yield render(model, z[start : start + batch_size], labels, truncation, style), labels
 
 
 def grid_samples(
-    model, num_samples: int, batch_size: int = 64, seed: int = 0, truncation: float | None = None
+    model,
+    num_samples: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    truncation: float | None = None,
+    style: StyleOptions | None = None,
 ) -> Tensor:
     """The samples of ``sample_batches`` in one host tensor, for a picture; more than
     ``MAX_GRID_IMAGES`` images raise a ZooError after the first batch (2D points are not limited)."""
     batches = []
-    for images, _ in sample_batches(model, num_samples, batch_size, seed, truncation):
+    for images, _ in sample_batches(model, num_samples, batch_size, seed, truncation, style):
         if images.dim() == 4 and num_samples > MAX_GRID_IMAGES:
             raise ZooError(
                 f"a grid of {num_samples} images is too large to draw; add --no-grid (--individual and --npz "
@@ -172,6 +271,7 @@ def dump(
     batch_size: int = 64,
     seed: int = 0,
     truncation: float | None = None,
+    style: StyleOptions | None = None,
 ) -> Path:
     """Writes ``num_samples`` samples for external evaluators, streamed batch by batch:
 
@@ -189,7 +289,7 @@ def dump(
         with contextlib.ExitStack() as stack:
             archive = stack.enter_context(zipfile.ZipFile(partial, "w", allowZip64=True)) if npz else None
             stream = None
-            for images, y in sample_batches(model, num_samples, batch_size, seed, truncation):
+            for images, y in sample_batches(model, num_samples, batch_size, seed, truncation, style):
                 if images.dim() != 4:
                     raise ZooError("this model generates points, not images: there is nothing to write as images")
                 pixels = to_uint8(images).permute(0, 2, 3, 1).numpy()  # NHWC
