@@ -54,3 +54,8 @@ def write_idx(path, array: torch.Tensor, magic: int):
     """Writes ``array`` in the idx format of the MNIST files (big-endian header, then uint8 data)."""
     header = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape)
     path.write_bytes(header + array.to(torch.uint8).numpy().tobytes())
+
+
+def grid_size(rows: int, columns: int, px: int, padding: int = 2) -> tuple[int, int]:
+    """(width, height) of a torchvision ``make_grid`` picture of ``rows`` x ``columns`` px-sized tiles."""
+    return columns * (px + padding) + padding, rows * (px + padding) + padding

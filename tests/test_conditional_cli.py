@@ -12,7 +12,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 import cli
 from callbacks import load_gan
 from callbacks.samples import sample_picture
-from tests.helpers import make_trainer, tiny_digits
+from tests.helpers import grid_size, make_trainer, tiny_digits
 from zoo import get_model
 from zoo.infogan_sampling import vary_code
 from zoo.sampling import class_grid
@@ -36,10 +36,6 @@ def checkpoints(tmp_path_factory):
     return paths
 
 
-def grid_size(rows: int, columns: int, px: int = 16, padding: int = 2) -> tuple[int, int]:
-    return columns * (px + padding) + padding, rows * (px + padding) + padding
-
-
 def png_pixels(samples: torch.Tensor, nrow: int) -> np.ndarray:
     """The pixels torchvision's save_image writes for ``sample_picture(samples, nrow)``."""
     picture = sample_picture(samples, nrow).mul(255).add_(0.5).clamp_(0, 255)
@@ -50,7 +46,7 @@ def test_sample_classes_writes_one_row_per_requested_class(checkpoints, tmp_path
     argv = ["sample", "--ckpt_path", str(checkpoints["cgan"]), "--out_dir", str(tmp_path), "--no-grid"]
     assert cli.main([*argv, "--classes", "0,1,2", "--columns", "4", "--seed", "5"]) == 0, capsys.readouterr().err
     picture = Image.open(tmp_path / "classes.png")
-    assert picture.size == grid_size(3, 4)
+    assert picture.size == grid_size(3, 4, px=16)
     expected = png_pixels(class_grid(load_gan(checkpoints["cgan"]), [0, 1, 2], 4, seed=5), 4)
     assert np.array_equal(np.asarray(picture), expected)
 
@@ -61,7 +57,7 @@ def test_sample_vary_code_sweeps_one_code_per_row(checkpoints, tmp_path, capsys,
     assert cli.main([*argv, "--vary_code", code, "--strips", "2", "--seed", "1"]) == 0, capsys.readouterr().err
     assert f"code-{code}.png" in capsys.readouterr().out
     picture = Image.open(tmp_path / f"code-{code}.png")
-    assert picture.size == grid_size(2, 10)  # 10 categories, or 10 values over [-2, 2]
+    assert picture.size == grid_size(2, 10, px=16)  # 10 categories, or 10 values over [-2, 2]
     expected = png_pixels(vary_code(load_gan(checkpoints["infogan"]), code, rows=2, seed=1), 10)
     assert np.array_equal(np.asarray(picture), expected)
 
@@ -93,4 +89,4 @@ def test_fit_trains_the_tiny_digits_recipe(tmp_path, monkeypatch, capsys, name, 
     model = load_gan(run_dir / "checkpoints" / "last.ckpt", expected_model=name)
     assert (model.iterations, model.images_seen, model.hparams.ngf) == (2, 2 * 64, 16)  # the recipe's batch, width
     columns, rows = grid  # class rows: 64 // 10 images for each of the 10 digits; unconditional: 8 x 8
-    assert Image.open(run_dir / "samples" / "latest.png").size == grid_size(rows, columns)
+    assert Image.open(run_dir / "samples" / "latest.png").size == grid_size(rows, columns, px=16)

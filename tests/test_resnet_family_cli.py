@@ -6,10 +6,7 @@ from PIL import Image
 import cli
 from callbacks import load_gan
 from tests.conftest import run_cli
-
-
-def grid_size(rows: int, columns: int, px: int = 32, padding: int = 2) -> tuple[int, int]:
-    return columns * (px + padding) + padding, rows * (px + padding) + padding
+from tests.helpers import grid_size
 
 
 def test_biggan_fits_with_its_recipe_and_samples_class_rows_with_truncation(tmp_path, capsys):
@@ -21,7 +18,7 @@ def test_biggan_fits_with_its_recipe_and_samples_class_rows_with_truncation(tmp_
     )  # fmt: skip
     assert fit.returncode == 0, fit.stderr[-3000:]
     assert "recipe: configs/biggan/digits.yaml" in fit.stderr
-    assert Image.open(tmp_path / "run" / "samples" / "latest.png").size == grid_size(10, 2)  # a row per class
+    assert Image.open(tmp_path / "run" / "samples" / "latest.png").size == grid_size(10, 2, px=32)  # a row per class
     checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
     model = load_gan(checkpoint)
     assert model.generator_ema is not None  # the recipe's EMA (decay 0.999)
@@ -33,4 +30,4 @@ def test_biggan_fits_with_its_recipe_and_samples_class_rows_with_truncation(tmp_
     ])  # fmt: skip
     assert status == 0, capsys.readouterr().err
     assert "BigGAN at 0.0 kimg (EMA generator)" in capsys.readouterr().out
-    assert Image.open(tmp_path / "out" / "classes.png").size == grid_size(3, 3)
+    assert Image.open(tmp_path / "out" / "classes.png").size == grid_size(3, 3, px=32)

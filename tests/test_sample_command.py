@@ -11,7 +11,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 import cli
 from callbacks import EMA, load_gan
 from metrics.resize import to_uint8
-from tests.helpers import make_trainer, tiny_dcgan, tiny_digits
+from tests.helpers import grid_size, make_trainer, tiny_dcgan, tiny_digits
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +23,6 @@ def checkpoint(tmp_path_factory):
     return folder / "last.ckpt"
 
 
-def grid_size(rows: int, columns: int, px: int = 16, padding: int = 2) -> tuple[int, int]:
-    return columns * (px + padding) + padding, rows * (px + padding) + padding
-
-
 def test_sample_writes_strips_rows_npz_and_pngs(checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     status = cli.main([
@@ -36,9 +32,9 @@ def test_sample_writes_strips_rows_npz_and_pngs(checkpoint, tmp_path, capsys):
     ])  # fmt: skip
     assert status == 0, capsys.readouterr().err
     assert "(EMA generator)" in capsys.readouterr().out
-    assert Image.open(out / "grid.png").size == grid_size(2, 3)  # 5 samples, ceil(sqrt(5)) = 3 per row
-    assert Image.open(out / "interpolation-slerp.png").size == grid_size(2, 4)
-    assert Image.open(out / "truncation.png").size == grid_size(3, 3)
+    assert Image.open(out / "grid.png").size == grid_size(2, 3, px=16)  # 5 samples, ceil(sqrt(5)) = 3 per row
+    assert Image.open(out / "interpolation-slerp.png").size == grid_size(2, 4, px=16)
+    assert Image.open(out / "truncation.png").size == grid_size(3, 3, px=16)
     with np.load(out / "samples.npz") as npz:
         pixels = npz["arr_0"]
     assert pixels.shape == (5, 16, 16, 1) and pixels.dtype == np.uint8

@@ -6,10 +6,7 @@ from PIL import Image
 
 import cli
 from tests.conftest import run_cli
-
-
-def grid_size(rows: int, columns: int, px: int = 16, padding: int = 2) -> tuple[int, int]:
-    return columns * (px + padding) + padding, rows * (px + padding) + padding
+from tests.helpers import grid_size
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +36,11 @@ def test_sample_style_options_write_mixing_grid_and_w_interpolation(checkpoint, 
     )  # fmt: skip
     assert status == 0, capsys.readouterr().err
     assert "style-mixing.png" in capsys.readouterr().out
-    assert Image.open(out / "grid.png").size == grid_size(2, 2)
-    assert Image.open(out / "style-mixing.png").size == grid_size(3, 4)  # header row + 2 rows, header column + 3
-    assert Image.open(out / "interpolation-linear-w.png").size == grid_size(1, 3)
-    assert Image.open(out / "truncation.png").size == grid_size(3, 2)
-    assert Image.open(out / "classes.png").size == grid_size(2, 2)
+    assert Image.open(out / "grid.png").size == grid_size(2, 2, px=16)
+    assert Image.open(out / "style-mixing.png").size == grid_size(3, 4, px=16)  # header row + 2 rows, header column + 3
+    assert Image.open(out / "interpolation-linear-w.png").size == grid_size(1, 3, px=16)
+    assert Image.open(out / "truncation.png").size == grid_size(3, 2, px=16)
+    assert Image.open(out / "classes.png").size == grid_size(2, 2, px=16)
     assert (out / "samples.npz").exists()
 
 

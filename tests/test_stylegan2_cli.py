@@ -6,11 +6,8 @@ from PIL import Image
 import cli
 from callbacks import load_gan
 from tests.conftest import run_cli
+from tests.helpers import grid_size
 from zoo.stylegan2 import StyleGAN2
-
-
-def grid_size(rows: int, columns: int, px: int = 16, padding: int = 2) -> tuple[int, int]:
-    return columns * (px + padding) + padding, rows * (px + padding) + padding
 
 
 def test_stylegan2_fits_with_its_digits_recipe_and_samples_class_rows(tmp_path, capsys):
@@ -22,7 +19,7 @@ def test_stylegan2_fits_with_its_digits_recipe_and_samples_class_rows(tmp_path, 
     )  # fmt: skip
     assert fit.returncode == 0, fit.stderr[-3000:]
     assert "recipe: configs/stylegan2/digits.yaml" in fit.stderr
-    assert Image.open(tmp_path / "run" / "samples" / "latest.png").size == grid_size(10, 2)  # a row per class
+    assert Image.open(tmp_path / "run" / "samples" / "latest.png").size == grid_size(10, 2, px=16)  # a row per class
     checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
     model = load_gan(checkpoint)
     assert isinstance(model, StyleGAN2) and model.num_classes == 10
@@ -36,4 +33,4 @@ def test_stylegan2_fits_with_its_digits_recipe_and_samples_class_rows(tmp_path, 
     ])  # fmt: skip
     assert status == 0, capsys.readouterr().err
     assert "StyleGAN2 at 0.0 kimg (EMA generator)" in capsys.readouterr().out
-    assert Image.open(tmp_path / "out" / "classes.png").size == grid_size(3, 3)
+    assert Image.open(tmp_path / "out" / "classes.png").size == grid_size(3, 3, px=16)

@@ -6,11 +6,8 @@ from PIL import Image
 import cli
 from callbacks import load_gan, read_checkpoint
 from tests.conftest import run_cli
+from tests.helpers import grid_size
 from zoo.stylegan import StyleGAN
-
-
-def grid_size(rows: int, columns: int, px: int, padding: int = 2) -> tuple[int, int]:
-    return columns * (px + padding) + padding, rows * (px + padding) + padding
 
 
 def test_stylegan_fits_its_digits_recipe_through_a_phase_change_and_samples(tmp_path, capsys):
