@@ -1,11 +1,14 @@
 """Training throughput and peak memory of a zoo model: the Lightning loop against a plain PyTorch loop.
 
-Both loops use the same networks (same seed), optimizers, objective, penalties, DataLoader and the same
-game as ``GANModule.training_step``: per iteration one G forward and a D update on the detached fakes
-(with the entry's D penalties), and every ``d_steps``-th iteration a G update through the updated D (with
-its G penalties); conditional models get the batch's labels for the real images and uniform labels for the
-fakes. So the ratio measures what Lightning and the zoo's bookkeeping cost. Data is synthetic uint8 images
-(with random labels) held in memory: this measures the training step, not decoding. No EMA in either loop.
+Both loops play the entry's own game, through the same module methods as ``GANModule.training_step``: the same
+networks (same seed), optimizers, DataLoader, ``generate`` (style mixing for style entries), D and G losses,
+penalties (lazy ones on their schedules, path length included) and per-step hooks (weight clipping, ...): per
+iteration one G forward and a D update on the detached fakes, and every ``d_steps``-th iteration a G update
+through the updated D; conditional models get the batch's labels for the real images and uniform labels for
+the fakes. So the ratio measures what Lightning and the zoo's bookkeeping (logging, counters, seeding) cost.
+Entries that extend ``training_step`` itself (progressive growing, dropout reseeding) play their base game in
+the plain loop. Data is synthetic uint8 images (with random labels) held in memory: this measures the training
+step, not decoding. No EMA in either loop.
 
     python benchmarks/speed.py --model dcgan --resolution 64 --batch 64
     python benchmarks/speed.py --model dcgan --batch 128 --device cuda --precision bf16-mixed --channels_last
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import logging
 import platform
@@ -46,7 +48,6 @@ sys.path.insert(0, str(ROOT))
 from datamodules.base import TensorImages, ZooDataModule, to_unit_range
 from zoo import get_model
 from zoo.base import make_optimizer
-from zoo.penalties import PenaltyInputs
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SPEED_HEADER = (
@@ -133,69 +134,51 @@ def lightning_images_per_second(args) -> float:
     return args.batch * args.iterations / (watch.stop - watch.start)
 
 
-def penalty_sum(penalties, step: int, inputs: PenaltyInputs):
-    """The configured penalties due at ``step`` (their lazy schedules), summed."""
-    return sum(penalty(inputs) for penalty in penalties if penalty.schedule.applies(step))
-
-
 def plain_images_per_second(args) -> float:
+    """The entry's game in a plain PyTorch loop: its own ``generate``, losses, penalties and per-step hooks (style
+    mixing, path length, weight clipping, ...), with plain optimizers, backward passes and autocast."""
     model, data = build(args)
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
-    G, D = (
-        model.generator.to(device, memory_format=memory_format),
-        model.discriminator.to(device, memory_format=memory_format),
-    )
-    h = model.hparams
+    model.to(device)
+    model.on_fit_start()  # the module's own set-up: channels_last layout, the latent noise stream
+    G, D, h = model.generator, model.discriminator, model.hparams
     d_opt = make_optimizer(h.optimizer, D.parameters(), h.d_lr, h.d_betas)
     g_opt = make_optimizer(h.optimizer, G.parameters(), h.g_lr, h.g_betas)
-    objective, num_classes = model.objective, model.num_classes
-    d_penalties = [p for p in model.penalties if p.player == "d"]
-    g_penalties = [p for p in model.penalties if p.player == "g"]
-    rng = torch.Generator(device=device).manual_seed(0)
-
-    def critic(x, y):
-        return D(x) if y is None else D(x, y)
-
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16)
         if args.precision == "bf16-mixed"
         else contextlib.nullcontext()
     )
-    start, generator_steps = None, 0
+    start = None
     for i, (images, labels) in enumerate(data.train_dataloader()):
         if i == args.warmup:
             synchronize(device)
             start = time.perf_counter()
         real = to_unit_range(images.to(device, non_blocking=True)).contiguous(memory_format=memory_format)
-        n = real.shape[0]
-        z = torch.randn(n, model.latent_dim, device=device, generator=rng)
-        y_real = None if num_classes is None else labels.to(device, non_blocking=True)
-        y_fake = None if num_classes is None else torch.randint(num_classes, (n,), device=device, generator=rng)
+        y_real = None if model.num_classes is None else labels.to(device, non_blocking=True)
+        z, y_fake = model.sample_latent(real.shape[0]), model.sample_fake_labels(real.shape[0])
         g_turn = (i + 1) % h.d_steps == 0
         with autocast:
             with torch.set_grad_enabled(g_turn):
-                fake = G(z) if y_fake is None else G(z, y_fake)
-            d_loss = objective.d_loss(critic(real, y_real), critic(fake.detach(), y_fake))
-            inputs = PenaltyInputs(functools.partial(critic, y=y_real), real, fake.detach(), z, G, rng)
-            d_loss = d_loss + penalty_sum(d_penalties, i, inputs)
+                fake = model.generate(G, z, y_fake)
+            d_loss, logs = model.discriminator_loss(real, y_real, fake.detach(), y_fake)
+            d_loss = d_loss + model.penalty_terms("d", i, real, y_real, fake.detach(), z, logs)
         d_opt.zero_grad(set_to_none=True)
         d_loss.backward()
         d_opt.step()
+        model.after_discriminator_step()
         if g_turn:
-            for p in D.parameters():
-                p.requires_grad_(False)
+            D.requires_grad_(False)
             with autocast:
-                real_out = critic(real, y_real) if objective.g_needs_real else None
-                g_loss = objective.g_loss(critic(fake, y_fake), real_out)
-                inputs = PenaltyInputs(functools.partial(critic, y=y_real), real, fake, z, G, rng)
-                g_loss = g_loss + penalty_sum(g_penalties, generator_steps, inputs)
+                g_loss, logs = model.generator_loss(fake, y_fake, real, y_real)
+                g_loss = g_loss + model.penalty_terms("g", model.generator_steps, real, y_real, fake, z, logs)
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             g_opt.step()
-            generator_steps += 1
-            for p in D.parameters():
-                p.requires_grad_(True)
+            model.after_generator_step()
+            model.generator_steps += 1
+            D.requires_grad_(True)
     synchronize(device)
     return args.batch * args.iterations / (time.perf_counter() - start)
 

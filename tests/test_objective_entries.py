@@ -40,13 +40,13 @@ def test_a_configured_gradient_penalty_equals_the_function_and_joins_the_d_loss(
     logs = Recorder()
     rng = torch.Generator().manual_seed(3)
     model._latent_rng = rng
-    total = model._penalties("d", 0, real, None, fake, torch.randn(8, 2), logs)
+    total = model.penalty_terms("d", 0, real, None, fake, torch.randn(8, 2), logs)
     expected = gradient_penalty(
         lambda x: model.discriminate(x, None), real, fake, 10.0, generator=torch.Generator().manual_seed(3)
     )
     torch.testing.assert_close(total, expected)
     torch.testing.assert_close(logs["penalty/gp"], expected)
-    assert model._penalties("g", 0, real, None, fake, torch.randn(8, 2), {}) == 0.0
+    assert model.penalty_terms("g", 0, real, None, fake, torch.randn(8, 2), {}) == 0.0
 
 
 def test_lazy_configured_penalty_runs_every_interval_steps_scaled_by_the_interval():
@@ -55,7 +55,7 @@ def test_lazy_configured_penalty_runs_every_interval_steps_scaled_by_the_interva
     )
     real = torch.randn(4, 1, 8, 8)
     model._latent_rng = torch.Generator()
-    terms = [model._penalties("d", step, real, None, real, None, {}) for step in range(5)]
+    terms = [model.penalty_terms("d", step, real, None, real, None, {}) for step in range(5)]
     assert [isinstance(t, torch.Tensor) for t in terms] == [True, False, False, False, True]
     bare = configure_penalty({"name": "r1", "gamma": 2})
     inputs = PenaltyInputs(lambda x: model.discriminate(x, None), real, real, None, model.generator, None)

@@ -137,7 +137,7 @@ def test_orthogonal_regularization_is_biggan_s_default_g_penalty():
     model._latent_rng = torch.Generator().manual_seed(0)
     real, z = torch.randn(4, 1, 32, 32), torch.randn(4, 16)
     logs = {}
-    term = model._penalties("g", 0, real, None, real, z, logs)
+    term = model.penalty_terms("g", 0, real, None, real, z, logs)
     torch.testing.assert_close(term, orthogonal_penalty(model.generator, beta=1e-4))
     assert "penalty/orthogonal" in logs
 

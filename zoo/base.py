@@ -239,7 +239,7 @@ class GANModule(pl.LightningModule):
 
         with self.toggled_optimizer(d_opt):
             d_loss, logs = self.discriminator_loss(real, y_real, fake.detach(), y_fake)
-            d_loss = d_loss + self._penalties("d", self.iterations, real, y_real, fake.detach(), z, logs)
+            d_loss = d_loss + self.penalty_terms("d", self.iterations, real, y_real, fake.detach(), z, logs)
             d_opt.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
             d_opt.step()
@@ -249,7 +249,7 @@ class GANModule(pl.LightningModule):
         if generator_turn:
             with self.toggled_optimizer(g_opt):
                 g_loss, g_logs = self.generator_loss(fake, y_fake, real, y_real)
-                g_loss = g_loss + self._penalties("g", self.generator_steps, real, y_real, fake, z, g_logs)
+                g_loss = g_loss + self.penalty_terms("g", self.generator_steps, real, y_real, fake, z, g_logs)
                 g_opt.zero_grad(set_to_none=True)
                 self.manual_backward(g_loss)
                 g_opt.step()
@@ -276,7 +276,7 @@ class GANModule(pl.LightningModule):
             y = torch.cat([y[:half], y[: n - half]])
         return y
 
-    def _penalties(self, player: str, step: int, real, y_real, fake, z, logs: dict) -> Tensor | float:
+    def penalty_terms(self, player: str, step: int, real, y_real, fake, z, logs: dict) -> Tensor | float:
         """The sum of ``player``'s configured penalties due at ``step`` (their lazy schedules), logged by name."""
         total = 0.0
         inputs = None
