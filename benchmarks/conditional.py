@@ -13,6 +13,8 @@ and cached) and scored:
   least one sample and KL(predicted class histogram || uniform) (metrics/mode_coverage.kl_from_uniform).
 
 The classifier's accuracy on the real MNIST test digits at 32 px is the ceiling the accuracy column can reach.
+``--curve_every N`` also scores ``--curve_samples`` samples every N generator steps during training (the same
+seeded latents each time, so the training itself is unchanged) and records the accuracy curve under the table.
 
     python benchmarks/quality.py conditional --root ../shared/data --generator_steps 2000 --record
     python benchmarks/conditional.py --root ../shared/data --entries cgan acgan --generator_steps 200
@@ -86,6 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--eval_samples", type=int, default=10_000, help="generated samples scored per entry")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--curve_every", type=int, default=0, help="score during training every N G steps (0: off)")
+    parser.add_argument("--curve_samples", type=int, default=1000, help="samples scored at each curve point")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument(
@@ -106,7 +110,26 @@ def build(entry: str, args: argparse.Namespace):
     return cls(**{**kwargs, **args.model_args.get(entry, {})})
 
 
-def train(model, data, args: argparse.Namespace) -> float:
+def accuracy_curve_callback(classifier, every: int, num_samples: int, seed: int):
+    """A Lightning callback that scores the model every ``every`` generator steps and keeps
+    ``{generator step: accuracy}`` in its ``curve``. Sampling draws from its own seeded generator and runs the
+    generator in eval mode, so it leaves the training run's random streams and BN statistics untouched."""
+    import pytorch_lightning as pl
+
+    class AccuracyCurve(pl.Callback):
+        def __init__(self):
+            self.curve: dict[int, float] = {}
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            step = pl_module.generator_steps
+            if step > 0 and step % every == 0 and step not in self.curve:
+                self.curve[step] = conditional_score(pl_module, classifier, num_samples, seed=seed).accuracy
+                print(json.dumps({"generator_steps": step, "accuracy": self.curve[step]}), flush=True)
+
+    return AccuracyCurve()
+
+
+def train(model, data, args: argparse.Namespace, callbacks=()) -> float:
     """Trains ``model`` for ``args.generator_steps`` generator updates; returns the seconds it took."""
     import pytorch_lightning as pl
 
@@ -114,7 +137,7 @@ def train(model, data, args: argparse.Namespace) -> float:
     trainer = pl.Trainer(
         accelerator=args.device, devices=1, max_steps=args.generator_steps * (d_steps + 1), logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        use_distributed_sampler=False,
+        use_distributed_sampler=False, callbacks=list(callbacks),
     )  # fmt: skip
     start = time.perf_counter()
     trainer.fit(model, data)
@@ -142,13 +165,19 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
     for entry in args.entries:
         pl.seed_everything(args.seed, verbose=False)
         model = build(entry, args)
-        train_s = train(model, data, args)
+        curve = (
+            [accuracy_curve_callback(classifier, args.curve_every, args.curve_samples, args.seed)]
+            if args.curve_every
+            else []
+        )
+        train_s = train(model, data, args, curve)
         score = conditional_score(model.to(args.device), classifier, args.eval_samples, seed=args.seed)
         result["entries"][entry] = {
             **asdict(score),
             "generator_steps": model.generator_steps,
             "kimg": model.images_seen / 1000,
             "train_s": train_s,
+            "curve": curve[0].curve if curve else {},
         }
         print(json.dumps({entry: result["entries"][entry]}), flush=True)
     result["total_s"] = time.perf_counter() - started
@@ -163,7 +192,9 @@ def table(r: dict, args: argparse.Namespace) -> str:
     command = (
         f"python benchmarks/quality.py conditional --root {args.root} --entries {' '.join(args.entries)} "
         f"--generator_steps {args.generator_steps} --batch_size {args.batch_size} --width {args.width}{extra} "
-        f"--eval_samples {args.eval_samples} --seed {args.seed} --block {args.block} --record"
+        f"--eval_samples {args.eval_samples} --seed {args.seed}"
+        + (f" --curve_every {args.curve_every} --curve_samples {args.curve_samples}" if args.curve_every else "")
+        + f" --block {args.block} --record"
     )
     timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
     protocol = (
@@ -185,7 +216,14 @@ def table(r: dict, args: argparse.Namespace) -> str:
         f"| {100 * e['worst_class_accuracy']:.1f} | {e['classes_hit']} | {e['kl']:.3f} |"
         for entry, e in r["entries"].items()
     ]
-    return "\n".join([timing, "", protocol, "", *header, *rows])
+    curves = [
+        f"- {entry}: " + ", ".join(f"{step}: {100 * acc:.1f}%" for step, acc in e["curve"].items())
+        for entry, e in r["entries"].items()
+        if e["curve"]
+    ]
+    if curves:
+        curves.insert(0, f"\nAccuracy during training ({args.curve_samples} samples per point, by G step):\n")
+    return "\n".join([timing, "", protocol, "", *header, *rows, *curves])
 
 
 def main_with(args: argparse.Namespace) -> None:

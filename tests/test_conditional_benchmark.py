@@ -93,7 +93,7 @@ def test_entries_get_the_benchmark_shape_width_and_their_own_extra_arguments():
 def test_tiny_run_trains_and_scores_each_entry_without_recording():
     before = RESULTS.read_text() if RESULTS.exists() else None
     args = parse("--root", str(SHARED_MNIST), "--entries", "cgan", "acgan", "--generator_steps", "2")
-    args.width, args.eval_samples, args.batch_size = 8, 60, 16
+    args.width, args.eval_samples, args.batch_size, args.curve_every, args.curve_samples = 8, 60, 16, 1, 60
     result = conditional.run(args, classifier=ConstantReader())
     sevens = float((labels_drawn(get_model("cgan")(resolution=32, channels=1), 60, seed=0) == 7).double().mean())
     assert result["classifier_accuracy_32px"] == pytest.approx(1028 / 10000)  # the test split has 1,028 sevens
@@ -102,7 +102,24 @@ def test_tiny_run_trains_and_scores_each_entry_without_recording():
         assert (scored["generator_steps"], scored["kimg"], scored["samples"]) == (2, 2 * 16 / 1000, 60)
         assert scored["accuracy"] == pytest.approx(sevens)
         assert (scored["classes_hit"], scored["kl"]) == (1, pytest.approx(math.log(10)))
+        assert scored["curve"] == {1: pytest.approx(sevens), 2: pytest.approx(sevens)}  # scored at G steps 1 and 2
     lines = conditional.table(result, args).splitlines()
+    assert f"- cgan: 1: {100 * sevens:.1f}%, 2: {100 * sevens:.1f}%" in lines
     assert any(line.startswith("| cgan | 2 | 0 |") for line in lines)
     assert any(line.startswith("| acgan | 2 | 0 |") for line in lines)
     assert (RESULTS.read_text() if RESULTS.exists() else None) == before
+
+
+@needs_mnist
+def test_scoring_during_training_leaves_the_training_run_unchanged():
+    from datamodules.mnist import MNISTDataModule
+
+    args = parse("--root", str(SHARED_MNIST), "--generator_steps", "3", "--width", "4", "--batch_size", "8")
+    trained = []
+    for callbacks in ([], [conditional.accuracy_curve_callback(ConstantReader(), 1, 20, seed=0)]):
+        torch.manual_seed(0)
+        model = conditional.build("cgan", args)
+        conditional.train(model, MNISTDataModule(root=str(SHARED_MNIST), resolution=32, batch_size=8), args, callbacks)
+        trained.append(list(model.parameters()) + list(model.buffers()))
+    assert list(callbacks[0].curve) == [1, 2, 3]
+    assert all(torch.equal(a, b) for a, b in zip(*trained, strict=True))
