@@ -104,6 +104,29 @@ def test_bad_settings_raise_one_clear_error(name, kwargs, message):
         get_model(name)(**{"channels": 3, "g_width": 1, "d_width": 1, **kwargs})
 
 
+def test_projection_generator_learns_its_classes_through_the_conditional_bn_of_the_classes_it_drew():
+    """G's only class input is the per-class gain and bias of its conditional BN, zero at the start (the
+    authors' init): one Adam update moves every entry of the drawn classes by lr (Adam's first step is
+    lr * sign(grad)) and leaves the other classes' at zero. Later Adam steps move an entry by about lr too (at
+    most lr / sqrt(1 - beta2), 3.2 lr with SNGAN's betas), which bounds how fast the projection GAN can learn
+    its classes at a short budget (benchmarks/RESULTS.md)."""
+    torch.manual_seed(0)
+    model = tiny("sngan_projection", g_lr=1e-3)
+    _, g_opt = model.configure_optimizers()
+    y = torch.tensor([2, 2, 7, 7])
+    fake = model(torch.randn(4, model.latent_dim), y)
+    loss, _ = model.generator_loss(fake, y, None, None)
+    loss.backward()
+    g_opt.step()
+    norms = [m for m in model.generator.modules() if hasattr(m, "gamma")]
+    assert len(norms) == 2 * len(model.generator.blocks)
+    for norm in norms:
+        for table in (norm.gamma.weight, norm.beta.weight):
+            drawn, others = table[[2, 7]], table[[0, 1, 3, 4, 5, 6, 8, 9]]
+            assert torch.allclose(drawn.abs(), torch.full_like(drawn, 1e-3), rtol=1e-3)
+            assert torch.equal(others, torch.zeros_like(others))
+
+
 # ------------------------------------------------------------------------------- BigGAN's latent, sampling
 
 
