@@ -198,7 +198,8 @@ def table(r: dict, args: argparse.Namespace) -> str:
     )
     timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
     protocol = (
-        f"Protocol: each entry trains on MNIST at {RESOLUTION} px (60k digits) with its own defaults, G and D "
+        f"Protocol: each entry trains on MNIST at {RESOLUTION} px (60k digits) with its own defaults"
+        f"{' except the --model_args of the command' if args.model_args else ''}, G and D "
         f"widths (ngf/ndf or g_width/d_width) {args.width}, batch {args.batch_size}, for {args.generator_steps} "
         f"generator steps; {args.eval_samples} samples with uniform labels are read by the zoo's MNIST classifier "
         f"(accuracy on the real test digits at {RESOLUTION} px: {100 * r['classifier_accuracy_32px']:.2f}%, the "
