@@ -1,5 +1,7 @@
 """CelebA in torchvision's on-disk layout (aligned JPEGs, partition and attribute lists) and CelebA-HQ folders."""
 
+import socket
+
 import numpy as np
 import pytest
 import torch
@@ -140,9 +142,11 @@ def test_incomplete_files_and_bad_knobs_are_clear_errors(celeba_root):
 
 
 def test_download_goes_through_torchvision_into_root(celeba_root, tmp_path, monkeypatch):
-    celeba(tmp_path / "empty", download=True).validate()  # nothing to check before prepare_data downloads
+    """The download flag reaches torchvision's CelebA, which is replaced here: the test never opens a socket."""
+    monkeypatch.setattr(socket.socket, "connect", lambda *args: pytest.fail("the test tried to reach the network"))
     calls = []
     monkeypatch.setattr("torchvision.datasets.CelebA", lambda *args, **kwargs: calls.append((args, kwargs)))
+    celeba(tmp_path / "empty", download=True).validate()  # nothing to check before prepare_data downloads
     celeba(celeba_root, download=True).prepare_data()
     assert calls == [((str(celeba_root),), {"split": "all", "download": True})]
     celeba(celeba_root).prepare_data()
