@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import statistics
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,7 @@ from zoo import get_model
 ENTRIES = ["gan", "lsgan", "wgan", "wgan_gp", "dragan", "fgan", "relativistic", "ebgan", "began", "improved_gan"]
 PACGAN_KIMG = 40_000  # 400 epochs over 100k points
 SAMPLES = 2500
+ITERATION_PACKS = 100  # PacGAN's batch: 100 examples (packs of m points when packed) per iteration
 
 #: PacGAN's toy networks, in each family's knobs (Lin et al. 2018, App. C)
 TOY_NETS = {
@@ -87,6 +90,32 @@ def toy_model(entry: str, packing: int, seed: int, width: int | None = None) -> 
     return get_model(entry)(sample_shape=(2,), latent_dim=2, packing=packing, seed=seed, **nets)
 
 
+@dataclass
+class ToyRun:
+    score: ModeCoverage  # at the end of training
+    curve: dict[float, ModeCoverage]  # kimg -> score during training (empty without ``curve_every_kimg``)
+    seconds: float  # wall-clock seconds of training and scoring
+
+
+class CoverageCurve(pl.Callback):
+    """Scores the generator every ``every`` iterations (batches of 100 packs) into ``curve``, keyed by kimg.
+
+    Sampling goes through ``sample(seed=...)``: its own seeded latents and the generator in eval mode, so the
+    training run's random streams and BatchNorm statistics are untouched and the run ends as it would without
+    the curve."""
+
+    def __init__(self, every: int, means: torch.Tensor, std: float, seed: int):
+        self.every, self.means, self.std, self.seed = every, means, std, seed
+        self.curve: dict[float, ModeCoverage] = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        iteration = pl_module.iterations
+        kimg = iteration * ITERATION_PACKS / 1000
+        if iteration % self.every == 0 and kimg not in self.curve:
+            samples = pl_module.sample(SAMPLES, seed=self.seed).float()
+            self.curve[kimg] = mode_coverage(samples, self.means, self.std)
+
+
 def train_and_score(
     entry: str,
     mixture: str,
@@ -96,18 +125,27 @@ def train_and_score(
     num_points: int = 100_000,
     width: int | None = None,
     std: float | None = None,
-) -> ModeCoverage:
-    """Trains ``entry`` on one mixture with the project's Lightning loop and scores 2,500 samples.
-    ``width`` and ``std`` shrink the networks and widen the modes for the test-sized version.
+    curve_every_kimg: float = 0,
+) -> ToyRun:
+    """Trains ``entry`` on one mixture with the project's Lightning loop and scores 2,500 samples, at the end
+    and every ``curve_every_kimg`` during training. ``width`` and ``std`` shrink the networks and widen the
+    modes for the test-sized version.
 
     The budget is counted in iterations of batch 100, as PacGAN's epochs are: a packed run (PacGAN m) keeps
     100 packs per batch, so it draws m * 100 real points and as many fakes per iteration (the data streams of
     the authors' code, fjxmlzn/PacGAN, batch 100 of m-point examples) for the same number of iterations."""
+    start = time.perf_counter()
     pl.seed_everything(seed, workers=True, verbose=False)
-    batch_packs = 100
-    data = Toy2DDataModule(mixture=mixture, num_points=num_points, std=std, batch_size=batch_packs * packing, seed=seed)
+    data = Toy2DDataModule(
+        mixture=mixture, num_points=num_points, std=std, batch_size=ITERATION_PACKS * packing, seed=seed
+    )
     model = toy_model(entry, packing, seed, width)
-    iterations = max(1, round(budget_kimg * 1000 / batch_packs))
+    iterations = max(1, round(budget_kimg * 1000 / ITERATION_PACKS))
+    curve = (
+        [CoverageCurve(max(1, round(curve_every_kimg * 1000 / ITERATION_PACKS)), data.means, data.std, 10_000 + seed)]
+        if curve_every_kimg
+        else []
+    )
     d_steps = model.hparams.d_steps
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -117,18 +155,19 @@ def train_and_score(
         enable_progress_bar=False,
         enable_model_summary=False,
         use_distributed_sampler=False,
+        callbacks=curve,
     )
     trainer.fit(model, data)
     samples = model.sample(SAMPLES, seed=10_000 + seed).float()
-    return mode_coverage(samples, data.means, data.std)
+    score = mode_coverage(samples, data.means, data.std)
+    return ToyRun(score, curve[0].curve if curve else {}, time.perf_counter() - start)
 
 
 @dataclass
 class Row:
     entry: str
     packing: int
-    scores: dict  # mixture -> list of ModeCoverage, one per seed
-    seconds: float
+    runs: dict[str, list[ToyRun]]  # mixture -> one run per seed
 
 
 def describe(scores: list[ModeCoverage]) -> tuple[str, str, str, str]:
@@ -145,10 +184,23 @@ def describe(scores: list[ModeCoverage]) -> tuple[str, str, str, str]:
 
 
 def row_line(r: Row) -> str:
-    ring = describe(r.scores["ring"]) if "ring" in r.scores else ("-",) * 4
-    grid = describe(r.scores["grid"]) if "grid" in r.scores else ("-",) * 4
-    runs = sum(len(v) for v in r.scores.values())
-    return f"| {r.entry} | {r.packing} | {' | '.join(ring)} | {' | '.join(grid)} | {r.seconds / runs:.1f} |"
+    cells = [describe([run.score for run in r.runs[m]]) if m in r.runs else ("-",) * 4 for m in ("ring", "grid")]
+    seconds = statistics.mean(run.seconds for runs in r.runs.values() for run in runs)
+    return f"| {r.entry} | {r.packing} | {' | '.join(cells[0])} | {' | '.join(cells[1])} | {seconds:.1f} |"
+
+
+def curve_lines(r: Row) -> list[str]:
+    """One line per mixture: mean modes and mean HQ % over seeds at each curve point."""
+    lines = []
+    for mixture, runs in r.runs.items():
+        points = [
+            f"{kimg:g}: {statistics.mean(run.curve[kimg].modes for run in runs):.1f} "
+            f"({statistics.mean(100 * run.curve[kimg].hq_fraction for run in runs):.1f}%)"
+            for kimg in runs[0].curve
+        ]
+        if points:
+            lines.append(f"- {r.entry}, pack {r.packing}, {mixture}: " + ", ".join(points))
+    return lines
 
 
 def table(rows: list[Row], args) -> str:
@@ -175,20 +227,51 @@ def table(rows: list[Row], args) -> str:
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {' | '.join(p)} |" for p in PUBLISHED]
+    curves = [line for r in rows for line in curve_lines(r)]
+    if curves:
+        lines += [
+            "",
+            f"During training, modes (mean over seeds) and HQ % (mean) by kimg, {SAMPLES} samples per point:",
+            "",
+        ]
+        lines += curves
     return "\n".join(lines)
 
 
+def quiet_lightning() -> None:
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+
+
+def single_thread_worker() -> None:
+    """One intra-op thread per toy run: its matmuls are tiny, so runs in parallel (--jobs) scale better."""
+    torch.set_num_threads(1)
+    quiet_lightning()
+
+
+def run_all(tasks: list[tuple], jobs: int) -> list[ToyRun]:
+    """``train_and_score(*task)`` for every task, in order, on ``jobs`` processes. Every run seeds itself and
+    uses one thread, so its result does not depend on ``jobs``."""
+    if jobs == 1:
+        return [train_and_score(*task) for task in tasks]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=single_thread_worker) as pool:
+        return list(pool.map(train_and_score, *zip(*tasks)))
+
+
 def toy2d(args) -> None:
-    rows = []
     runs = [(entry, 1) for entry in args.entries] + [(entry, args.pack_degree) for entry in args.packed]
-    for entry, packing in runs:
-        start, scores = time.perf_counter(), {}
-        for mixture in args.mixtures:
-            scores[mixture] = [
-                train_and_score(entry, mixture, seed, args.budget_kimg, packing, args.num_points) for seed in args.seeds
-            ]
-        rows.append(Row(entry, packing, scores, time.perf_counter() - start))
-        print(row_line(rows[-1]), flush=True)
+    tasks = [
+        (entry, mixture, seed, args.budget_kimg, packing, args.num_points, None, None, args.curve_every_kimg)
+        for entry, packing in runs
+        for mixture in args.mixtures
+        for seed in args.seeds
+    ]
+    results = iter(run_all(tasks, args.jobs))
+    rows = [
+        Row(entry, packing, {mixture: [next(results) for _ in args.seeds] for mixture in args.mixtures})
+        for entry, packing in runs
+    ]
     text = table(rows, args)
     print(text)
     if args.record:
@@ -209,21 +292,22 @@ def main() -> None:
         "--budget_kimg", type=float, default=PACGAN_KIMG, help="kimg per unpacked run (packed: same iterations)"
     )
     toy.add_argument("--num_points", type=int, default=100_000)
+    toy.add_argument("--curve_every_kimg", type=float, default=0, help="also score every N kimg of training (0: off)")
+    toy.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process and one thread each")
     toy.add_argument("--machine", default="the project's 2-core x86_64 CPU machine, no GPU")
     toy.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     toy.add_argument("--block", default="toy2d", help="the RESULTS.md block it replaces (one per budget)")
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     args = parser.parse_args()
-    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    quiet_lightning()
     if args.protocol == "stacked_mnist":
         stacked_mnist.main_with(args)
         return
     if args.protocol == "conditional":
         conditional.main_with(args)
         return
-    torch.set_num_threads(1)
+    single_thread_worker()
     toy2d(args)
 
 

@@ -14,6 +14,6 @@ from benchmarks.quality import train_and_score
 
 @pytest.mark.parametrize("entry", ["gan", "lsgan", "wgan", "fgan", "relativistic", "ebgan"])
 def test_objective_entries_cover_the_ring(entry):
-    score = train_and_score(entry, "ring", seed=0, budget_kimg=40, num_points=5000, width=64, std=0.05)
+    score = train_and_score(entry, "ring", seed=0, budget_kimg=40, num_points=5000, width=64, std=0.05).score
     assert score.modes >= 6, score
     assert score.hq_fraction >= (0.08 if entry == "wgan" else 0.15), score
