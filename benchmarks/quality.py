@@ -2,14 +2,18 @@
 
 ``toy2d``: mode coverage on 2D mixtures, the VEEGAN/PacGAN protocol (Srivastava et al. 2017, Sec. 5.1; Lin et
 al. 2018, Sec. 5.1 and Table 1): ring of 8 (std 0.01) and grid of 25 (std 0.05) Gaussians, 100k training points,
-PacGAN's networks (G 2 -> 400x4 -> 2 with BatchNorm, z of 2 dims; D of 3 maxout layers, 200 units, 5 pieces),
-batch 100; 2,500 samples scored for modes captured, % high quality (within 3 std) and reverse KL, over >= 5 seeds.
-Every entry trains with its own paper's game (objective, penalties, critic steps, optimizer); ``gan`` uses
-PacGAN's optimizer (Adam 1e-4, beta1 0.8), as in its GAN row. PacGAN's budget is 400 epochs (40,000 kimg).
+PacGAN's networks (G 2 -> 400x4 -> 2 with BatchNorm, z of 2 dims; D of 3 maxout layers, 200 units, 5 pieces;
+weights from N(0, 0.02)), batch 100; 2,500 samples scored for modes captured, % high quality (within 3 std) and
+reverse KL, over >= 5 seeds. Every entry trains with its own paper's game (objective, penalties, critic steps,
+optimizer); ``gan`` uses PacGAN's optimizer (Adam 1e-4, beta1 0.8), as in its GAN row. PacGAN's budget is 400
+epochs (40,000 kimg).
 
     python benchmarks/quality.py toy2d                                   # PacGAN's budget: hours per run on a CPU
     python benchmarks/quality.py toy2d --budget_kimg 200 --record        # 2 epochs per run, into RESULTS.md
     python benchmarks/quality.py toy2d --entries gan wgan_gp --packed gan --seeds 0 1 2 3 4
+
+``--curve_every_kimg K`` also scores every run every K kimg of training (printed as it goes, averaged over
+seeds under the table); ``--jobs N`` trains N runs at once, one process and one thread each (same results).
 
 ``stacked_mnist``: modes /1000 and KL of DCGAN on Stacked MNIST (benchmarks/stacked_mnist.py):
 
@@ -23,6 +27,7 @@ PacGAN's optimizer (Adam 1e-4, beta1 0.8), as in its GAN row. PacGAN's budget is
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing
 import statistics
@@ -59,6 +64,7 @@ TOY_NETS = {
         "maxout_pieces": 5,
         "d_dropout": 0.0,
         "output_activation": "identity",
+        "init_std": 0.02,
         "g_lr": 1e-4,
         "d_lr": 1e-4,
         "g_betas": (0.8, 0.999),
@@ -98,14 +104,15 @@ class ToyRun:
 
 
 class CoverageCurve(pl.Callback):
-    """Scores the generator every ``every`` iterations (batches of 100 packs) into ``curve``, keyed by kimg.
+    """Scores the generator every ``every`` iterations (batches of 100 packs) into ``curve``, keyed by kimg, and
+    prints each point as a JSON line tagged with ``run`` (hours-long runs show their progress).
 
     Sampling goes through ``sample(seed=...)``: its own seeded latents and the generator in eval mode, so the
     training run's random streams and BatchNorm statistics are untouched and the run ends as it would without
     the curve."""
 
-    def __init__(self, every: int, means: torch.Tensor, std: float, seed: int):
-        self.every, self.means, self.std, self.seed = every, means, std, seed
+    def __init__(self, every: int, means: torch.Tensor, std: float, seed: int, run: str):
+        self.every, self.means, self.std, self.seed, self.run = every, means, std, seed, run
         self.curve: dict[float, ModeCoverage] = {}
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
@@ -113,7 +120,10 @@ class CoverageCurve(pl.Callback):
         kimg = iteration * ITERATION_PACKS / 1000
         if iteration % self.every == 0 and kimg not in self.curve:
             samples = pl_module.sample(SAMPLES, seed=self.seed).float()
-            self.curve[kimg] = mode_coverage(samples, self.means, self.std)
+            score = self.curve[kimg] = mode_coverage(samples, self.means, self.std)
+            print(
+                json.dumps({"run": self.run, "kimg": kimg, "modes": score.modes, "hq": score.hq_fraction}), flush=True
+            )
 
 
 def train_and_score(
@@ -142,7 +152,15 @@ def train_and_score(
     model = toy_model(entry, packing, seed, width)
     iterations = max(1, round(budget_kimg * 1000 / ITERATION_PACKS))
     curve = (
-        [CoverageCurve(max(1, round(curve_every_kimg * 1000 / ITERATION_PACKS)), data.means, data.std, 10_000 + seed)]
+        [
+            CoverageCurve(
+                max(1, round(curve_every_kimg * 1000 / ITERATION_PACKS)),
+                data.means,
+                data.std,
+                seed=10_000 + seed,
+                run=f"{entry} pack {packing} {mixture} seed {seed}",
+            )
+        ]
         if curve_every_kimg
         else []
     )

@@ -38,6 +38,24 @@ def test_dcgan_init_is_normal_0_02():
     assert bn.weight.mean().item() == pytest.approx(1.0, abs=5e-3) and bn.bias.abs().max() == 0
 
 
+@pytest.mark.parametrize("model", ["lsgan", "gan"])
+def test_toy_networks_have_pacgans_init(model):
+    """PacGAN's code initializes every weight from N(0, 0.02), biases at 0 and BatchNorm scales at 1."""
+    torch.manual_seed(0)
+    toy = {
+        "gan": {"g_hidden": (400,) * 4, "g_batch_norm": True, "d_hidden": (200,) * 3, "init_std": 0.02},
+        "lsgan": {"ngf": 400, "ndf": 200},  # the objective family's toy networks are PacGAN's
+    }
+    net = zoo.get_model(model)(sample_shape=(2,), latent_dim=2, **toy[model])
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 5 + 4  # G: 4 hidden + output; D: 3 maxout + output
+    weights = torch.cat([m.weight.flatten() for m in linears])
+    assert weights.mean().abs() < 2e-4 and weights.std().item() == pytest.approx(0.02, rel=0.01)
+    assert all(m.bias is None or m.bias.abs().max() == 0 for m in linears)
+    norms = [m for m in net.generator.modules() if isinstance(m, nn.BatchNorm1d)]
+    assert len(norms) == 4 and all((m.weight == 1).all() and (m.bias == 0).all() for m in norms)
+
+
 @pytest.mark.parametrize("resolution", [4, 24, 48])
 def test_dcgan_rejects_resolutions_it_cannot_make(resolution):
     with pytest.raises(ZooError, match="power-of-two resolution"):

@@ -1,10 +1,10 @@
 """A test-sized run of benchmarks/quality.py toy2d: the objective entries must find the ring's modes.
 
 400 iterations of 64-unit networks on the ring with modes of std 0.05 (the protocol's is 0.01, which needs
-the full budget to reach high quality). Seen on this CPU at seed 0: every entry passed floors of
-7 modes and 30% HQ (wgan 10%) in one pytest run except relativistic and ebgan, which the same harness,
-called directly, scored 8/8 modes at 47% and 28% HQ. The floors sit below that, so that a broken
-objective, penalty or loop fails (0-3 modes) while thread-count-dependent rounding does not.
+the full budget to reach high quality). Seen on this CPU at seed 0 (2 threads, PacGAN's N(0, 0.02) init):
+8/8 modes for every entry but wgan (7/8), at 21% HQ (gan), 22% (lsgan), 35% (wgan), 37% (fgan), 62%
+(relativistic) and 51% (ebgan). The floors sit below that, so that a broken objective, penalty or loop
+fails (0-3 modes) while thread-count-dependent rounding does not.
 """
 
 import pytest

@@ -4,8 +4,8 @@
 The papers of the objective family (WGAN, WGAN-GP, LSGAN, DRAGAN, f-GAN, relativistic GANs, EBGAN, BEGAN)
 compare losses on DCGAN-style networks, and the mode-coverage protocol of VEEGAN/PacGAN (REFERENCES.md)
 compares them on 2D mixtures with MLPs: G of 4 hidden layers with BatchNorm and ReLU, D of 3 maxout layers
-with 5 pieces (Lin et al. 2018, App. C). ``width`` is DCGAN's ngf/ndf for images and the hidden width for
-points (PacGAN: 400 for G, 200 for D).
+with 5 pieces, weights from N(0, 0.02) (Lin et al. 2018, App. C). ``width`` is DCGAN's ngf/ndf for images
+and the hidden width for points (PacGAN: 400 for G, 200 for D).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from torch import nn
 from zoo.errors import ZooError
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from zoo.nets.mlp import MLPDiscriminator, MLPGenerator
-from zoo.nn import dcgan_init
+from zoo.nn import dcgan_init, pacgan_init
 
 G_LAYERS, D_LAYERS, MAXOUT_PIECES = 4, 3, 5
 
@@ -39,7 +39,9 @@ def standard_generator(latent_dim: int, sample_shape: Sequence[int], width: int)
         net = DCGANGenerator(latent_dim, resolution, channels, width)
         dcgan_init(net)
         return net
-    return MLPGenerator(latent_dim, sample_shape, (width,) * G_LAYERS, batch_norm=True, output_activation="identity")
+    net = MLPGenerator(latent_dim, sample_shape, (width,) * G_LAYERS, batch_norm=True, output_activation="identity")
+    pacgan_init(net)
+    return net
 
 
 def standard_discriminator(sample_shape: Sequence[int], width: int, norm: str = "batch") -> nn.Module:
@@ -48,4 +50,6 @@ def standard_discriminator(sample_shape: Sequence[int], width: int, norm: str = 
         net = DCGANDiscriminator(sample_shape[1], sample_shape[0], width, norm)
         dcgan_init(net)
         return net
-    return MLPDiscriminator(sample_shape, (width,) * D_LAYERS, MAXOUT_PIECES, dropout=0.0)
+    net = MLPDiscriminator(sample_shape, (width,) * D_LAYERS, MAXOUT_PIECES, dropout=0.0)
+    pacgan_init(net)
+    return net
