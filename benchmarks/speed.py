@@ -14,6 +14,7 @@ step, not decoding. No EMA in either loop.
     python benchmarks/speed.py --model dcgan --batch 128 --device cuda --precision bf16-mixed --channels_last
     python benchmarks/speed.py --model biggan --resolution 128 --batch 8 --num_classes 1000
     python benchmarks/speed.py --model sagan --resolution 64 --model_args '{"g_width": 32}'
+    python benchmarks/speed.py --model stylegan2 --device cuda --precision bf16-mixed --model_args '{"compile": true}'
     python benchmarks/speed.py ... --record      # also writes the row into benchmarks/RESULTS.md
 
 Prints images/s of both loops (median of ``--repeats`` timed runs after ``--warmup`` iterations), their

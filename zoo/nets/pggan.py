@@ -235,6 +235,12 @@ class GrowingGAN:
             if net is not None:
                 net.grow(resolution, alpha)
 
+    def compile_networks(self) -> None:
+        raise ZooError(
+            "compile is not available for progressive entries: the fade-in alpha and the resolution change as "
+            "training goes, and every change would recompile G and D; train without --model.compile"
+        )
+
     def training_step(self, batch, batch_idx: int) -> None:
         real, labels = split_batch(batch)
         real = phase_reals(real, self.discriminator.resolution, self.discriminator.alpha)
