@@ -229,7 +229,8 @@ def table(rows: list[Row], args) -> str:
             f"({args.budget_kimg / PACGAN_KIMG:.2%} of PacGAN's 400 epochs), batch 100 (100 packs of m points "
             f"when packed, for as many iterations), seeds {args.seeds}, "
             f"{SAMPLES} samples per run. Modes and HQ are mean±std over seeds; 'per seed' lists the modes of every "
-            "run, so collapsed runs stay visible."
+            f"run, so collapsed runs stay visible. s/run: one run's wall time on one thread, {args.jobs} run(s) at a "
+            "time."
         ),
         "",
         (
