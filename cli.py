@@ -288,6 +288,11 @@ def sample_command(argv: list[str]) -> int:
         help="ws taken from the column seed: coarse (ws 0-3, 4-8 px), middle (4-7, 16-32 px), fine (8 to the "
         "last, 64 px up) or A-B (ws A to B); clamped to the model's ws, so small resolutions have fewer groups",
     )  # fmt: skip
+    parser.add_argument(
+        "--input", default=None, metavar="DIR",
+        help="image-to-image models: translate every image of this folder or zip into <out_dir>/translated/",
+    )  # fmt: skip
+    parser.add_argument("--direction", choices=("a_to_b", "b_to_a"), default="a_to_b", help="cyclegan: which way")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -320,6 +325,8 @@ def sample_command(argv: list[str]) -> int:
     run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
     out_dir = Path(args.out_dir) if args.out_dir else run_dir / "samples" / f"{ckpt.stem}-seed{args.seed}"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if getattr(model, "translates_images", False) or args.input:
+        return translate_command(model, args, out_dir)
     seed, truncation = args.seed, args.truncation
     pictures = {}  # file name -> (samples, images per row)
     if args.grid:
@@ -358,6 +365,28 @@ def sample_command(argv: list[str]) -> int:
     written = [*pictures, *(["samples.npz"] if args.npz else []), *(["000000.png ..."] if args.individual else [])]
     ema = " (EMA generator)" if model.generator_ema is not None else ""
     print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg{ema}: {', '.join(written)} -> {out_dir}")
+    return 0
+
+
+def translate_command(model, args, out_dir: Path) -> int:
+    """``sample --input DIR`` for image-to-image models: one translated PNG per input image, and grid.png with
+    the first --num_samples inputs over their translations."""
+    import torch
+    from torchvision.utils import save_image
+
+    from callbacks.samples import sample_picture
+    from zoo.translation import translate_folder
+
+    if not getattr(model, "translates_images", False):
+        raise ZooError(f"--input is for image-to-image models (cyclegan); {type(model).__name__} samples from latents")
+    if args.input is None:
+        raise model.refuse_latents("sample without --input")
+    written, inputs, outputs = translate_folder(
+        model, args.input, out_dir / "translated", args.direction, batch_size=args.batch_size, limit=args.num_samples
+    )
+    save_image(sample_picture(torch.cat([inputs, outputs]), len(inputs)), out_dir / "grid.png")
+    name = type(model).__name__
+    print(f"{name} at {model.images_seen / 1000:.1f} kimg: {written} images of {args.input} translated -> {out_dir}")
     return 0
 
 

@@ -100,6 +100,8 @@ class PeriodicFID(Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module) -> None:
         if not self.active:
             return
+        if getattr(pl_module, "translates_images", False):
+            raise pl_module.refuse_latents("--fid")
         if trainer.datamodule is None:
             raise ZooError("PeriodicFID needs a datamodule for its real images: pass one to trainer.fit")
         extractor = load_extractor(self.weights, self.extractor_spec)

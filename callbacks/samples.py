@@ -10,9 +10,11 @@ import torch
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.loggers import WandbLogger
 from torch import Tensor
+from torch.utils.data import default_collate
 from torchvision.utils import make_grid, save_image
 
 from callbacks.kimg import next_grid_point
+from datamodules.base import to_unit_range
 from zoo.sampling import class_grid, evenly_spaced_classes
 
 
@@ -37,12 +39,26 @@ def sample_picture(samples: Tensor, nrow: int | None = None) -> Tensor:
     return make_grid(samples.float().cpu(), nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
 
 
+#: training examples shown (one column each) by an image-to-image model's grid
+TRANSLATION_EXAMPLES = 8
+
+
+def fixed_examples(datamodule, n: int, seed: int) -> list[Tensor]:
+    """``n`` training examples of ``datamodule``, the same ones at every call (chosen by ``seed``), collated:
+    uint8 images become floats in [-1, 1], other fields (labels, skipped-file counts) stay as they are."""
+    dataset = datamodule.dataset
+    indices = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n].tolist()
+    fields = default_collate([dataset[i] for i in indices])
+    return [to_unit_range(x) for x in fields]
+
+
 class SampleGrid(Callback):
     """Every ``every_n_kimg`` thousand real images (and at the end of training), samples
     ``num_samples`` images from the same fixed latents (with the EMA generator when there is one) and
     writes ``<run>/samples/kimgNNNNNN.png`` plus ``latest.png``; with a W&B logger the grid is logged
     under ``samples``. A class-conditional image model gets one row per class, the same latents in
-    every row (at most ``class_rows`` classes, evenly spaced over the labels)."""
+    every row (at most ``class_rows`` classes, evenly spaced over the labels). An image-to-image model shows
+    its translations of 8 fixed training examples instead (``translation_picture``)."""
 
     def __init__(self, every_n_kimg: float = 10.0, num_samples: int = 64, seed: int = 0, class_rows: int = 10):
         """
@@ -72,8 +88,12 @@ class SampleGrid(Callback):
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
         self.render(trainer, pl_module)
 
-    def picture(self, pl_module) -> Tensor:
-        """A square grid (or a scatter of 2D points); one row per class for a conditional model."""
+    def picture(self, pl_module, datamodule=None) -> Tensor:
+        """A square grid (or a scatter of 2D points); one row per class for a conditional model; for an
+        image-to-image model, its translations of fixed training examples (from ``datamodule``)."""
+        if getattr(pl_module, "translates_images", False):
+            examples = fixed_examples(datamodule, min(self.num_samples, TRANSLATION_EXAMPLES), self.seed)
+            return sample_picture(*pl_module.translation_picture(examples))
         if pl_module.num_classes is None:
             return sample_picture(pl_module.sample(self.num_samples, seed=self.seed))
         classes = evenly_spaced_classes(pl_module.num_classes, self.class_rows)
@@ -83,7 +103,7 @@ class SampleGrid(Callback):
     def render(self, trainer: pl.Trainer, pl_module) -> Path | None:
         if not trainer.is_global_zero:
             return None
-        picture = self.picture(pl_module)
+        picture = self.picture(pl_module, trainer.datamodule)
         folder = Path(trainer.default_root_dir) / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         kimg = pl_module.images_seen // 1000

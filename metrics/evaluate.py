@@ -95,12 +95,14 @@ def evaluate_command(argv: list[str]) -> int:
 
     names = parse_metrics(args.metrics)  # bad input fails before the weights are looked for
     start = time.perf_counter()
+    model = load_gan(args.ckpt_path, expected_model=args.model)
+    if getattr(model, "translates_images", False):
+        raise model.refuse_latents("evaluate")
     extractor = load_extractor(args.weights, args.extractor)  # a missing weights file fails before real work
     image_metrics = ImageMetrics(
         extractor, names, args.num_samples, args.num_real, args.batch_size, args.seed, args.truncation,
         cache_dir=args.cache_dir,
     )  # fmt: skip
-    model = load_gan(args.ckpt_path, expected_model=args.model)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     model.to(device)
     datamodule = build_datamodule(args.data or model.default_data, data_argv, model)

@@ -27,6 +27,7 @@ MODELS = {
     "pggan": "zoo.pggan:PGGAN",
     "stylegan": "zoo.stylegan:StyleGAN",
     "stylegan2": "zoo.stylegan2:StyleGAN2",
+    "cyclegan": "zoo.cyclegan:CycleGAN",
 }
 
 

@@ -231,12 +231,8 @@ class GANModule(pl.LightningModule):
         if self.num_classes is None:
             y_real = None
         n = real.shape[0]
-        d_opt, g_opt = self.optimizers()
-        if self.hparams.lr_decay_kimg is not None:
-            self._apply_lr_decay(d_opt, g_opt)
+        d_opt, g_opt = self.start_iteration()
         generator_turn = (self.iterations + 1) % self.hparams.d_steps == 0
-
-        self._latent_rng.manual_seed(iteration_seed(self._seed, self.global_rank, self.iterations))
         z, y_fake = self.sample_latent(n), self.sample_fake_labels(n)
         with torch.set_grad_enabled(generator_turn):
             fake = self.generate(self.generator, z, y_fake)
@@ -261,15 +257,30 @@ class GANModule(pl.LightningModule):
             self.generator_steps += 1
             logs.update(g_logs)
             losses.append(g_loss)
+        self.finish_iteration(n, losses, logs)
 
+    def finish_iteration(self, n: int, losses: list[Tensor], logs: dict[str, Tensor]) -> None:
+        """The end of every training iteration of ``n`` real samples (per rank): the non-finite check, the
+        counters (``images_seen`` sums over ranks) and the logs, on Lightning's cadence (no per-step sync)."""
         self._record_nonfinite(losses)
         self.iterations += 1
         self.images_seen += n * self.trainer.world_size
-        if self.trainer._logger_connector.should_update_logs:  # log on Lightning's cadence: no per-step sync
+        if self.trainer._logger_connector.should_update_logs:
             logs = {k: v.detach() for k, v in logs.items()}
             on_bar = {k: logs.pop(k) for k in ("loss/d", "loss/g") if k in logs}
             self.log_dict({**on_bar, "kimg": self.images_seen / 1000}, prog_bar=True, batch_size=n)
             self.log_dict(logs, batch_size=n)
+
+    def start_iteration(self):
+        """The start of every training iteration: reseeds the noise stream from (seed, rank, iteration), applies
+        the learning-rate decay, and returns the (D, G) optimizers."""
+        d_opt, g_opt = self.optimizers()
+        if (factor := self.lr_factor()) is not None:
+            for opt, lr in ((d_opt, self.hparams.d_lr), (g_opt, self.hparams.g_lr)):
+                for group in opt.param_groups:
+                    group["lr"] = lr * factor
+        self._latent_rng.manual_seed(iteration_seed(self._seed, self.global_rank, self.iterations))
+        return d_opt, g_opt
 
     def sample_fake_labels(self, n: int) -> Tensor | None:
         """Conditions of the fake batch: uniform labels, with the second half repeating the first when a
@@ -330,18 +341,13 @@ class GANModule(pl.LightningModule):
         g_opt = make_optimizer(h.optimizer, self.generator.parameters(), h.g_lr, h.g_betas)
         return [d_opt, g_opt]
 
-    def lr_factor(self) -> float:
-        """Multiplier of the base learning rates at the current ``images_seen`` (linear decay)."""
+    def lr_factor(self) -> float | None:
+        """Multiplier of the base learning rates at the current ``images_seen`` (``lr_decay_kimg``'s linear
+        decay); None: no schedule. Entries with their own schedule override it."""
         if self.hparams.lr_decay_kimg is None:
-            return 1.0
+            return None
         start, end = self.hparams.lr_decay_kimg
         return min(1.0, max(0.0, (end - self.images_seen / 1000) / (end - start)))
-
-    def _apply_lr_decay(self, d_opt, g_opt) -> None:
-        factor = self.lr_factor()
-        for opt, lr in ((d_opt, self.hparams.d_lr), (g_opt, self.hparams.g_lr)):
-            for group in opt.param_groups:
-                group["lr"] = lr * factor
 
     def on_before_optimizer_step(self, optimizer) -> None:
         if self.hparams.grad_clip_norm is not None:

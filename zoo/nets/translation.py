@@ -1,0 +1,112 @@
+"""Networks of the image-to-image family.
+
+``ResnetTranslator`` is the image transformation network of Johnson et al. 2016 ("Perceptual Losses for
+Real-Time Style Transfer and Super-Resolution", Sec. 3) in the two forms the zoo uses:
+
+- CycleGAN (Zhu et al. 2017, App. 7.2): c7s1-64, d128, d256, 9 residual blocks R256 (6 below 256 px), u128,
+  u64, c7s1-3; reflection padding in the 7x7 and residual convolutions, 3x3 stride-2 down and up convolutions,
+  instance norm without affine parameters;
+- StarGAN (Choi et al. 2018, Table 4): the same plan with 4x4 down and up convolutions, 6 residual blocks,
+  zero padding, affine instance norm and no convolution biases; its input is the image with the target-domain
+  label broadcast as extra channels.
+
+Instance norm normalizes with each image's own statistics in training and in evaluation (no running averages).
+
+``PatchDiscriminator`` is the 70x70 PatchGAN of Isola et al. 2017 (pix2pix, App. 6.1.2) that CycleGAN uses
+(App. 7.2): C64-C128-C256-C512 of 4x4 convolutions (stride 2, 2, 2, then 1), LeakyReLU 0.2, instance norm except
+on C64, and a 4x4 convolution to one output per 70x70 patch (30x30 outputs for a 256 px image).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+def instance_norm(channels: int, affine: bool) -> nn.InstanceNorm2d:
+    return nn.InstanceNorm2d(channels, affine=affine, track_running_stats=False)
+
+
+class ResidualBlock(nn.Module):
+    """x + (conv3x3, IN, ReLU, conv3x3, IN)(x): the residual block of Johnson et al. 2016 without its last ReLU,
+    as both CycleGAN and StarGAN build it."""
+
+    def __init__(self, channels: int, padding_mode: str, bias: bool, affine: bool):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=bias, padding_mode=padding_mode),
+            instance_norm(channels, affine),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=bias, padding_mode=padding_mode),
+            instance_norm(channels, affine),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class ResnetTranslator(nn.Module):
+    """An image (plus ``in_channels - out_channels`` condition channels) -> an image of the same size in [-1, 1].
+
+    Args:
+        in_channels: input channels (image channels, plus the label channels of StarGAN).
+        out_channels: image channels of the output.
+        width: channels of the first layer (64); the two downsamplings double it twice.
+        blocks: residual blocks at the bottleneck (CycleGAN: 9 at 256 px, 6 at 128 px; StarGAN: 6).
+        padding_mode: "reflect" (CycleGAN) or "zeros" (StarGAN) for the 7x7 and residual convolutions.
+        sampling_kernel: kernel of the stride-2 convolutions: 3 (CycleGAN) or 4 (StarGAN).
+        bias: convolution biases (CycleGAN: yes; StarGAN: no).
+        affine: learned instance-norm scale and shift (CycleGAN: no; StarGAN: yes).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        width: int = 64,
+        blocks: int = 9,
+        padding_mode: str = "reflect",
+        sampling_kernel: int = 3,
+        bias: bool = True,
+        affine: bool = False,
+    ):
+        super().__init__()
+        k, pad = sampling_kernel, 1  # 3x3 and 4x4 stride-2 convolutions both halve with padding 1
+        extra = 1 if k == 3 else 0  # a 3x3 transposed convolution needs output_padding 1 to double
+
+        def unit(conv: nn.Module, channels: int) -> list[nn.Module]:
+            return [conv, instance_norm(channels, affine), nn.ReLU(inplace=True)]
+
+        layers = unit(nn.Conv2d(in_channels, width, 7, 1, 3, bias=bias, padding_mode=padding_mode), width)
+        c = width
+        for _ in range(2):
+            layers += unit(nn.Conv2d(c, 2 * c, k, 2, pad, bias=bias), 2 * c)
+            c *= 2
+        layers += [ResidualBlock(c, padding_mode, bias, affine) for _ in range(blocks)]
+        for _ in range(2):
+            layers += unit(nn.ConvTranspose2d(c, c // 2, k, 2, pad, output_padding=extra, bias=bias), c // 2)
+            c //= 2
+        layers += [nn.Conv2d(c, out_channels, 7, 1, 3, bias=bias, padding_mode=padding_mode), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+class PatchDiscriminator(nn.Module):
+    """The PatchGAN: one real/fake score per overlapping patch, (N, 1, H', W'); with ``layers`` = 3 every score
+    sees a 70x70 patch. Each extra layer (up to C512) widens the patch."""
+
+    def __init__(self, channels: int, width: int = 64, layers: int = 3):
+        super().__init__()
+        modules: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        c = width
+        for n in range(1, layers + 1):
+            out = width * min(2**n, 8)
+            stride = 2 if n < layers else 1
+            modules += [nn.Conv2d(c, out, 4, stride, 1), instance_norm(out, False), nn.LeakyReLU(0.2, inplace=True)]
+            c = out
+        modules.append(nn.Conv2d(c, 1, 4, 1, 1))
+        self.net = nn.Sequential(*modules)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
