@@ -29,6 +29,7 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
                             [--vary_code categorical|c1|c2 ...]
                             [--truncation_cutoff N] [--noise_mode random|const|none] [--space z|w]
                             [--style_mix 1,2:3,4 --mix_layers coarse|middle|fine|A-B]
+                            [--input DIR [--direction a_to_b|b_to_a] [--target NAME,NAME]]   (cyclegan, stargan)
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]
        python cli.py models
@@ -293,6 +294,10 @@ def sample_command(argv: list[str]) -> int:
         help="image-to-image models: translate every image of this folder or zip into <out_dir>/translated/",
     )  # fmt: skip
     parser.add_argument("--direction", choices=("a_to_b", "b_to_a"), default="a_to_b", help="cyclegan: which way")
+    parser.add_argument(
+        "--target", default=None, metavar="NAMES",
+        help="stargan: the target domains set for every --input image (the others cleared), e.g. Blond_Hair,Young",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -378,11 +383,14 @@ def translate_command(model, args, out_dir: Path) -> int:
     from zoo.translation import translate_folder
 
     if not getattr(model, "translates_images", False):
-        raise ZooError(f"--input is for image-to-image models (cyclegan); {type(model).__name__} samples from latents")
+        name = type(model).__name__
+        raise ZooError(f"--input is for image-to-image models (cyclegan, stargan); {name} samples from latents")
     if args.input is None:
         raise model.refuse_latents("sample without --input")
+    targets = [name.strip() for name in (args.target or "").split(",") if name.strip()]
+    labels = model.target_labels(targets) if targets else None
     written, inputs, outputs = translate_folder(
-        model, args.input, out_dir / "translated", args.direction, batch_size=args.batch_size, limit=args.num_samples
+        model, args.input, out_dir / "translated", args.direction, labels, args.batch_size, args.num_samples
     )
     save_image(sample_picture(torch.cat([inputs, outputs]), len(inputs)), out_dir / "grid.png")
     name = type(model).__name__

@@ -43,16 +43,19 @@ class CelebADataModule(ImageDataModule):
 
     The crops in common GAN use are 178 (the full width: what resizing the short side to 64 and
     center-cropping 64, as in the PyTorch DCGAN tutorial, amounts to) and the tighter face crop 140
-    (e.g. NCSN, Song & Ermon 2019). Labels are the 40 binary attributes with ``attributes``; they are
-    not classes, so ``num_classes`` stays None.
+    (e.g. NCSN, Song & Ermon 2019). Labels are the 40 binary attributes with ``attributes``, or the ones it
+    names (``domains``: StarGAN's target domains); they are not classes, so ``num_classes`` stays None.
     """
+
+    #: the attributes named by ``attributes`` (None: all 40 or none), linked to an image-to-image model's domains
+    domains: list[str] | None = None
 
     def __init__(
         self,
         root: str,
         split: str = "train",
         crop: int = ALIGNED_WIDTH,
-        attributes: bool = False,
+        attributes: bool | list[str] = False,
         download: bool = False,
         resolution: int = 64,
         **kwargs,
@@ -64,7 +67,8 @@ class CelebADataModule(ImageDataModule):
             split: train (162,770 images), valid (19,867), test (19,962) or all, from list_eval_partition.txt.
             crop: side of the central square cut from each 178x218 image before resizing (178 or 140 in common use).
             attributes: labels are the 40 attributes as an int64 0/1 vector (names in ``attribute_names``
-                after setup) instead of none.
+                after setup) instead of none; a list of attribute names keeps only those, in that order (StarGAN:
+                [Black_Hair, Blond_Hair, Brown_Hair, Male, Young]).
             download: fetch CelebA into root/celeba with torchvision (from Google Drive; needs gdown).
             **kwargs: batch_size, num_workers, hflip, cache, cache_dir, seed (see ImageDataModule).
         """
@@ -75,6 +79,7 @@ class CelebADataModule(ImageDataModule):
             raise ZooError(f"crop must be in 1..{ALIGNED_WIDTH} (the aligned images are 178x218 px), got {crop}")
         self.split, self.crop, self.attributes, self.download = split, crop, attributes, download
         self.attribute_names: list[str] | None = None
+        self.domains = list(attributes) if isinstance(attributes, (list, tuple)) else None
 
     def validate(self) -> None:
         if not self.download:  # otherwise prepare_data fetches the files first
@@ -114,6 +119,15 @@ class CelebADataModule(ImageDataModule):
             if unlisted:
                 raise ZooError(f"{ATTRIBUTES} has no row for {len(unlisted)} images, e.g. {unlisted[0]}")
             labels = np.stack([table[name] for name in names])
+            if self.domains is not None:
+                unknown = [a for a in self.domains if a not in self.attribute_names]
+                if unknown:
+                    raise ZooError(
+                        f"unknown CelebA attribute(s) {', '.join(unknown)} in --data.attributes; choose from: "
+                        f"{', '.join(self.attribute_names)}"
+                    )
+                labels = labels[:, [self.attribute_names.index(a) for a in self.domains]]
+                self.attribute_names = list(self.domains)
         return FileSource([folder / IMAGES / name for name in names], labels)
 
 

@@ -28,6 +28,7 @@ MODELS = {
     "stylegan": "zoo.stylegan:StyleGAN",
     "stylegan2": "zoo.stylegan2:StyleGAN2",
     "cyclegan": "zoo.cyclegan:CycleGAN",
+    "stargan": "zoo.stargan:StarGAN",
 }
 
 

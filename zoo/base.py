@@ -57,6 +57,8 @@ class GANModule(pl.LightningModule):
 
     #: datamodule used when ``--data`` is not given on the command line
     default_data = "digits"
+    #: whether training keeps the datamodule's labels although the entry has no classes (StarGAN's attributes)
+    uses_attribute_labels = False
 
     def __init__(
         self,
@@ -228,12 +230,13 @@ class GANModule(pl.LightningModule):
         real, y_real = split_batch(batch)
         if self.hparams.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
-        if self.num_classes is None:
+        if self.num_classes is None and not self.uses_attribute_labels:
             y_real = None
         n = real.shape[0]
         d_opt, g_opt = self.start_iteration()
         generator_turn = (self.iterations + 1) % self.hparams.d_steps == 0
-        z, y_fake = self.sample_latent(n), self.sample_fake_labels(n)
+
+        z, y_fake = self.generator_inputs(real, y_real)
         with torch.set_grad_enabled(generator_turn):
             fake = self.generate(self.generator, z, y_fake)
 
@@ -270,6 +273,12 @@ class GANModule(pl.LightningModule):
             on_bar = {k: logs.pop(k) for k in ("loss/d", "loss/g") if k in logs}
             self.log_dict({**on_bar, "kimg": self.images_seen / 1000}, prog_bar=True, batch_size=n)
             self.log_dict(logs, batch_size=n)
+
+    def generator_inputs(self, real: Tensor, y_real: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """What G turns into this iteration's fakes, (z, labels): fresh latents and labels. An image-to-image entry
+        returns the real images and their target domains instead."""
+        n = real.shape[0]
+        return self.sample_latent(n), self.sample_fake_labels(n)
 
     def start_iteration(self):
         """The start of every training iteration: reseeds the noise stream from (seed, rank, iteration), applies

@@ -90,7 +90,7 @@ class ZooCLI(LightningCLI):
             }
         )
         model_params = init_parameters(self.model_class)
-        links = ["resolution", "channels", "sample_shape"]
+        links = ["resolution", "channels", "sample_shape", "domains"]
         if getattr(self.model_class, "conditional", False):
             links.append("num_classes")
         for name in links:

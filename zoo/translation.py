@@ -63,6 +63,10 @@ class TranslationGAN(GANModule):
     def run_translator(self, net: nn.Module, images: Tensor, labels: Tensor | None, direction: str) -> Tensor:
         raise NotImplementedError
 
+    def target_labels(self, names: list[str]) -> Tensor:
+        """The target-domain label row for ``sample --target NAMES`` (StarGAN); other translators have none."""
+        raise ZooError(f"--target names target domains of a stargan model; {type(self).__name__} has none")
+
     def translation_picture(self, examples: list[Tensor]) -> tuple[Tensor, int]:
         """(images, images per row) of the sample grid for ``examples``."""
         raise NotImplementedError

@@ -12,6 +12,10 @@ Real-Time Style Transfer and Super-Resolution", Sec. 3) in the two forms the zoo
 
 Instance norm normalizes with each image's own statistics in training and in evaluation (no running averages).
 
+``StarGANDiscriminator`` is StarGAN's (Table 5): six 4x4 stride-2 convolutions with LeakyReLU 0.01 and no
+normalization, then two heads on the last feature map: D_src, a 3x3 convolution to one real/fake score per
+position (a PatchGAN), and D_cls, a convolution over the whole map to one logit per domain.
+
 ``PatchDiscriminator`` is the 70x70 PatchGAN of Isola et al. 2017 (pix2pix, App. 6.1.2) that CycleGAN uses
 (App. 7.2): C64-C128-C256-C512 of 4x4 convolutions (stride 2, 2, 2, then 1), LeakyReLU 0.2, instance norm except
 on C64, and a 4x4 convolution to one output per 70x70 patch (30x30 outputs for a 256 px image).
@@ -19,7 +23,10 @@ on C64, and a 4x4 convolution to one output per 70x70 patch (30x30 outputs for a
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+
+from zoo.errors import ZooError
 
 
 def instance_norm(channels: int, affine: bool) -> nn.InstanceNorm2d:
@@ -45,7 +52,8 @@ class ResidualBlock(nn.Module):
 
 
 class ResnetTranslator(nn.Module):
-    """An image (plus ``in_channels - out_channels`` condition channels) -> an image of the same size in [-1, 1].
+    """An image -> an image of the same size in [-1, 1]. With ``labels`` (StarGAN), each label vector is broadcast
+    to constant channels and concatenated to the image, so ``in_channels`` counts image and label channels.
 
     Args:
         in_channels: input channels (image channels, plus the label channels of StarGAN).
@@ -88,8 +96,37 @@ class ResnetTranslator(nn.Module):
         layers += [nn.Conv2d(c, out_channels, 7, 1, 3, bias=bias, padding_mode=padding_mode), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        if labels is not None:
+            planes = labels.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, planes], dim=1)
         return self.net(x)
+
+
+class StarGANDiscriminator(nn.Module):
+    """x -> (D_src scores (N, 1, r / 2^layers, r / 2^layers), D_cls logits (N, num_domains)); widths double
+    from ``width`` at every layer (64 ... 2048 at 128 px)."""
+
+    def __init__(self, channels: int, resolution: int, num_domains: int, width: int = 64, layers: int = 6):
+        super().__init__()
+        size = resolution // 2**layers
+        if size < 1 or resolution % 2**layers:
+            raise ZooError(
+                f"StarGAN's discriminator halves the image {layers} times: --data.resolution must be a multiple of "
+                f"{2**layers}, got {resolution}; or set --model.d_layers"
+            )
+        modules: list[nn.Module] = []
+        c_in, c = channels, width
+        for _ in range(layers):
+            modules += [nn.Conv2d(c_in, c, 4, 2, 1), nn.LeakyReLU(0.01, inplace=True)]
+            c_in, c = c, 2 * c
+        self.trunk = nn.Sequential(*modules)
+        self.source = nn.Conv2d(c_in, 1, 3, 1, 1, bias=False)
+        self.domains = nn.Conv2d(c_in, num_domains, size, bias=False)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.trunk(x)
+        return self.source(h), self.domains(h).flatten(1)
 
 
 class PatchDiscriminator(nn.Module):
