@@ -22,6 +22,10 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``conditional``: class accuracy and class coverage of the conditional entries on MNIST (benchmarks/conditional.py):
 
     python benchmarks/quality.py conditional --root ../shared/data --generator_steps 2000 --record
+
+``translation``: cyclegan and stargan on MNIST translation tasks with known answers (benchmarks/translation.py):
+
+    python benchmarks/quality.py translation --root ../shared/data --record
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, stacked_mnist
+from benchmarks import conditional, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -268,13 +272,30 @@ def single_thread_worker() -> None:
     quiet_lightning()
 
 
+def die_with_parent() -> None:
+    """On Linux, asks the kernel to send this process SIGTERM when its parent exits (prctl PR_SET_PDEATHSIG), so
+    --jobs workers stop when the benchmark is killed instead of training on unseen; elsewhere, nothing."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def pool_worker() -> None:
+    """Initializer of the --jobs worker processes."""
+    die_with_parent()
+    single_thread_worker()
+
+
 def run_all(tasks: list[tuple], jobs: int) -> list[ToyRun]:
     """``train_and_score(*task)`` for every task, in order, on ``jobs`` processes. Every run seeds itself and
     uses one thread, so its result does not depend on ``jobs``."""
     if jobs == 1:
         return [train_and_score(*task) for task in tasks]
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=single_thread_worker) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=pool_worker) as pool:
         return list(pool.map(train_and_score, *zip(*tasks)))
 
 
@@ -318,13 +339,12 @@ def main() -> None:
     toy.add_argument("--block", default="toy2d", help="the RESULTS.md block it replaces (one per budget)")
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
+    translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
     args = parser.parse_args()
     quiet_lightning()
-    if args.protocol == "stacked_mnist":
-        stacked_mnist.main_with(args)
-        return
-    if args.protocol == "conditional":
-        conditional.main_with(args)
+    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    if args.protocol in delegated:
+        delegated[args.protocol].main_with(args)
         return
     single_thread_worker()
     toy2d(args)

@@ -1,13 +1,17 @@
 """benchmarks/quality.py toy2d: the coverage curve leaves training unchanged, --jobs gives the same table
-as a single process, and the curve lines report the means over seeds."""
+as a single process, the curve lines report the means over seeds, and workers stop with a killed benchmark."""
 
 import dataclasses
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 from benchmarks.quality import Row, ToyRun, curve_lines, run_all, train_and_score
 from metrics.mode_coverage import ModeCoverage
+from tests.conftest import ROOT
 
 #: 100 iterations of batch 100, 16-unit networks, a ring of wide modes: scores that differ between seeds
 BUDGET_KIMG, TINY = 10.0, {"num_points": 1000, "width": 16, "std": 0.3}
@@ -49,3 +53,40 @@ def test_curve_lines_average_modes_and_hq_over_seeds():
     row = Row("gan", 4, {"ring": [run(3, 0.1, 8, 0.9), run(5, 0.3, 7, 0.8)]})
     assert curve_lines(row) == ["- gan, pack 4, ring: 1: 4.0 (20.0%), 2: 7.5 (85.0%)"]
     assert curve_lines(dataclasses.replace(row, runs={"ring": [ToyRun(run(1, 0, 1, 0).score, {}, 1.0)]})) == []
+
+
+ORPHAN_PROBE = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+sys.path.insert(0, sys.argv[1])
+from benchmarks.quality import pool_worker
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=pool_worker)
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_workers_stop_when_the_benchmark_is_killed(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(ORPHAN_PROBE)
+    parent = subprocess.Popen([sys.executable, str(probe), str(ROOT)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.kill()  # SIGKILL: no cleanup runs in the parent
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and worker_alive(worker):
+        time.sleep(0.2)
+    assert not worker_alive(worker)
+
+
+def worker_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, exited but not yet reaped by init, counts as stopped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
