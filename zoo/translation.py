@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from zoo.base import GANModule, eval_mode
 from zoo.errors import ZooError
+from zoo.sampling import sampling_net
 
 
 def reject_knobs(entry: str, kwargs: dict, knobs: dict, why: str) -> None:
@@ -50,17 +51,15 @@ class TranslationGAN(GANModule):
     def sample(self, n: int, y: Tensor | None = None, truncation: float | None = None, seed: int | None = None):
         raise self.refuse_latents("sample(n)")
 
-    def sampling_translators(self) -> nn.Module:
-        return self.generator_ema if self.generator_ema is not None else self.generator
-
     @torch.no_grad()
     def translate(self, images: Tensor, labels: Tensor | None = None, direction: str = "a_to_b") -> Tensor:
         """Translations of ``images`` (in [-1, 1]) by the sampling generator in eval mode."""
-        net = self.sampling_translators()
+        net = sampling_net(self)
         with eval_mode(net):
             return self.run_translator(net, images.to(self.device), labels, direction)
 
     def run_translator(self, net: nn.Module, images: Tensor, labels: Tensor | None, direction: str) -> Tensor:
+        """``net`` (the training or EMA generator) applied to ``images``: the entry's own translation."""
         raise NotImplementedError
 
     def target_labels(self, names: list[str]) -> Tensor:
