@@ -46,6 +46,7 @@ RESOLUTION = 32
 DOMAINS = ["Inverted", "Red"]
 #: a pixel counts as right when it is within this many levels (of 255) of the truth
 TOLERANCE = 32
+DEFAULT_BLOCK = "translation-mnist"
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,8 @@ def run(args: argparse.Namespace) -> dict:
             print(json.dumps({entry: str(result["entries"][entry])}), flush=True)
     result["total_s"] = time.perf_counter() - started
     if args.record:
-        record_block(args.block, "Image-to-image translation on MNIST tasks with known answers", table(result, args))
+        title = f"Image-to-image translation on MNIST tasks with known answers ({args.generator_steps} G steps)"
+        record_block(args.block, title, table(result, args))
     return result
 
 
@@ -245,7 +247,9 @@ def table(r: dict, args: argparse.Namespace) -> str:
         f"python benchmarks/quality.py translation --root {args.root} --entries {' '.join(args.entries)} "
         f"--generator_steps {args.generator_steps} --batch_size {args.batch_size} --width {args.width} "
         f"--blocks {args.blocks} "
-        f"--train_images {args.train_images} --test_images {args.test_images} --seed {args.seed} --record"
+        f"--train_images {args.train_images} --test_images {args.test_images} --seed {args.seed}"
+        + (f" --block {args.block}" if args.block != DEFAULT_BLOCK else "")
+        + " --record"
     )
     lines = [
         f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all.",
@@ -286,7 +290,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work_dir", default=None, help="where the image trees go (default: a temporary folder)")
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
-    parser.add_argument("--block", default="translation-mnist", help="the RESULTS.md block it replaces")
+    parser.add_argument("--block", default=DEFAULT_BLOCK, help="the RESULTS.md block it replaces (one per budget)")
 
 
 def main_with(args: argparse.Namespace) -> None:
