@@ -10,7 +10,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from torch import nn
 
 import cli
-from callbacks import load_gan
+from callbacks import PeriodicFID, load_gan
 from datamodules.unpaired import UnpairedDataModule
 from tests.conftest import run_cli
 from tests.helpers import grid_size, make_trainer
@@ -192,6 +192,8 @@ def test_wrong_settings_name_the_fix():
         CycleGAN(resolution=30)
     with pytest.raises(ZooError, match="--input DIR"):
         tiny_cyclegan().sample(4)
+    with pytest.raises(ZooError, match="--fid does not apply"):  # before any Inception weights are looked up
+        PeriodicFID(every_n_kimg=1, weights="/nowhere/inception.pt").on_fit_start(None, tiny_cyclegan())
 
 
 def test_cli_fits_samples_a_folder_and_refuses_latent_tools(tmp_path, capsys):
