@@ -373,6 +373,13 @@ def sample_command(argv: list[str]) -> int:
     return 0
 
 
+#: sample options that act on latents, which an image-to-image model does not have
+LATENT_SAMPLING_FLAGS = (
+    "truncation", "truncation_cutoff", "noise_mode", "npz", "individual", "interpolate", "truncations", "classes",
+    "vary_code", "style_mix",
+)  # fmt: skip
+
+
 def translate_command(model, args, out_dir: Path) -> int:
     """``sample --input DIR`` for image-to-image models: one translated PNG per input image, and grid.png with
     the first --num_samples inputs over their translations."""
@@ -387,6 +394,11 @@ def translate_command(model, args, out_dir: Path) -> int:
         raise ZooError(f"--input is for image-to-image models (cyclegan, stargan); {name} samples from latents")
     if args.input is None:
         raise model.refuse_latents("sample without --input")
+    latent_only = [f"--{flag}" for flag in LATENT_SAMPLING_FLAGS if getattr(args, flag) not in (None, False)]
+    if args.space != "z":
+        latent_only.append("--space")
+    if latent_only:
+        raise ZooError(f"{', '.join(latent_only)} sample(s) latents; {type(model).__name__} translates --input images")
     targets = [name.strip() for name in (args.target or "").split(",") if name.strip()]
     labels = model.target_labels(targets) if targets else None
     written, inputs, outputs = translate_folder(

@@ -228,5 +228,7 @@ def test_cli_fits_samples_a_folder_and_refuses_latent_tools(tmp_path, capsys):
 
     assert cli.main(["sample", "--ckpt_path", str(checkpoint)]) == 2
     assert "--input DIR" in capsys.readouterr().err
+    assert cli.main(["sample", "--ckpt_path", str(checkpoint), "--input", str(root / "testA"), "--npz"]) == 2
+    assert "--npz sample(s) latents; CycleGAN translates --input images" in capsys.readouterr().err
     assert cli.main(["evaluate", "--ckpt_path", str(checkpoint), "--data", "unpaired"]) == 2
     assert "evaluate does not apply" in capsys.readouterr().err

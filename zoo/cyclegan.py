@@ -60,7 +60,8 @@ class ImagePool:
 
 def least_squares(outputs: Tensor, target: float) -> Tensor:
     """E[(D(.) - target)^2] over every patch: the least-squares GAN loss (Mao et al. 2017) that CycleGAN uses in
-    place of the log likelihood (Sec. 4, "Training details")."""
+    place of the log likelihood (Sec. 4, "Training details"). Not the zoo's ``least_squares`` objective: that one
+    halves G's term as Mao's Eq. 2 does, while CycleGAN halves only D's, which sets the balance with the cycle loss."""
     return (outputs.float() - target).square().mean()
 
 
