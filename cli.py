@@ -160,7 +160,7 @@ def run_lightning(argv: list[str]) -> None:
         parser_kwargs = {sub: {"default_config_files": [str(recipe)]} for sub in LIGHTNING_SUBCOMMANDS}
         if not any(a in ("--print_config", "-h", "--help") or a.startswith("--print_config=") for a in argv):
             print(f"recipe: {recipe.relative_to(ROOT)}", file=sys.stderr)
-    from callbacks import CorruptImageReport
+    from callbacks import CorruptImageReport, GracefulInterrupt
     from zoo.lightning_cli import ZooCLI
 
     ZooCLI(
@@ -175,7 +175,7 @@ def run_lightning(argv: list[str]) -> None:
         trainer_defaults={
             "use_distributed_sampler": False,
             "log_every_n_steps": 50,
-            "callbacks": [CorruptImageReport()],
+            "callbacks": [CorruptImageReport(), GracefulInterrupt()],
         },
     )
 

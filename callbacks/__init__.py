@@ -5,10 +5,12 @@ from callbacks.ema import EMA
 from callbacks.fid import PeriodicFID
 from callbacks.health import CorruptImageReport, NonFiniteGuard, NonFiniteLossError
 from callbacks.progressive import ProgressiveGrowing
+from callbacks.run_end import GracefulInterrupt, ZooCheckpoint
 from callbacks.samples import SampleGrid
 
 __all__ = [
     "EMA",
+    "GracefulInterrupt",
     "AtomicCheckpointIO",
     "CorruptImageReport",
     "NonFiniteGuard",
@@ -16,6 +18,7 @@ __all__ = [
     "PeriodicFID",
     "ProgressiveGrowing",
     "SampleGrid",
+    "ZooCheckpoint",
     "load_gan",
     "read_checkpoint",
 ]

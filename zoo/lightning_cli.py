@@ -65,9 +65,7 @@ class ZooCLI(LightningCLI):
         super().__init__(model_cls, data_cls, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        from pytorch_lightning.callbacks import ModelCheckpoint
-
-        from callbacks import EMA, NonFiniteGuard, PeriodicFID, ProgressiveGrowing, SampleGrid
+        from callbacks import EMA, NonFiniteGuard, PeriodicFID, ProgressiveGrowing, SampleGrid, ZooCheckpoint
 
         parser.add_argument(
             "--run_dir", type=str | None, default=None, help="run folder (default: runs/<model>-<data>/<time>)"
@@ -78,7 +76,7 @@ class ZooCLI(LightningCLI):
         parser.add_lightning_class_args(SampleGrid, "samples")
         parser.add_lightning_class_args(PeriodicFID, "fid")  # off unless --fid.enabled or --fid.every_n_kimg
         parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(ZooCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.save_last": True,

