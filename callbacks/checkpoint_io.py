@@ -35,22 +35,39 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Saves to a temporary file beside the target, fsyncs it and renames it over the target, so an
     interrupted save leaves the previous checkpoint intact. (Lightning's own save stages the file in
     the system temp folder and moves it, which is a plain copy when that is another filesystem.)
-    Loads with ``weights_only=True`` unless asked otherwise."""
+    Loads with ``weights_only=True`` unless asked otherwise. A write that fails (a full disk, a
+    read-only folder) raises one ZooError and leaves the previous file as it was. ``last_written``
+    is the newest file this run completed, which the non-finite guard names as the last good one."""
+
+    def __init__(self):
+        super().__init__()
+        self.last_written: Path | None = None
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if "://" in str(path):  # remote filesystems: fsspec's transactional write
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
                 torch.save(checkpoint, f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
+        except (OSError, RuntimeError) as err:
+            # torch.save reports a failed write of the file object as a RuntimeError raised from the OSError
+            cause = err if isinstance(err, OSError) else err.__context__
+            if not isinstance(cause, OSError):
+                raise
+            kept = f"the {path.name} before this save is intact" if path.is_file() else "no earlier file was there"
+            raise ZooError(
+                f"could not write checkpoint {path}: {cause.strerror or cause}; {kept}. Free space there or choose "
+                "another folder with --checkpoint.dirpath, then resume with --ckpt_path."
+            ) from err
         finally:
             tmp.unlink(missing_ok=True)
+        self.last_written = path
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         if "://" in str(path):

@@ -114,3 +114,71 @@ def test_signal_writes_last_ckpt_exits_nonzero_and_resumes_exactly(tmp_path, sig
     straight = fit(tmp_path, "straight", "--trainer.max_steps", str(max_steps))
     assert straight.returncode == 0, straight.stderr[-3000:]
     assert_same_training_state(load(last), load(tmp_path / "straight/checkpoints/last.ckpt"))
+
+
+def named_checkpoint(stderr: str) -> Path | None:
+    """The file an error names as the last good checkpoint (None when it says none was written)."""
+    if "No checkpoint was written yet" in stderr:
+        return None
+    return Path(stderr.split("Last good checkpoint: ", 1)[1].split(". ", 1)[0])
+
+
+@pytest.mark.parametrize(
+    ("optimizer_args", "breaks_before_step_4"),
+    [
+        # losses stay finite while a BatchNorm running_var overflows: the state check must catch it
+        (["--model.optimizer", "sgd", "--model.g_lr", "1e4", "--model.d_lr", "1e4"], False),
+        (["--model.g_lr", "1e12", "--model.d_lr", "1e12"], True),
+    ],
+    ids=["sgd-1e4", "adam-1e12"],
+)
+def test_a_nonfinite_state_is_never_saved_and_the_named_checkpoint_is_good(
+    tmp_path, optimizer_args, breaks_before_step_4
+):
+    result = fit(
+        tmp_path, "run", *optimizer_args, "--trainer.max_steps", "400", "--checkpoint.every_n_train_steps", "4"
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    no_traceback(result)
+    assert "NaN/Inf" in result.stderr
+    named = named_checkpoint(result.stderr)
+    written = sorted((tmp_path / "run" / "checkpoints").glob("*.ckpt"))
+    if breaks_before_step_4:
+        assert named is None and written == []
+        return
+    assert named == tmp_path / "run" / "checkpoints" / "last.ckpt"
+    for path in written:  # every file on disk is finite, the named one included
+        assert_finite(load(path))
+    assert load(named)["global_step"] == max(load(p)["global_step"] for p in written) == 4
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 600 KiB tmpfs: room for one tiny-DCGAN checkpoint (384 KiB with Adam's state) but not for the
+    temporary copy the next atomic save writes beside it."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_loses_nothing_and_says_so_in_one_line(tmp_path, full_disk):
+    result = fit(
+        tmp_path, "run", "--checkpoint.dirpath", str(full_disk), "--checkpoint.save_top_k", "0",
+        "--checkpoint.every_n_train_steps", "20", "--trainer.max_steps", "100",
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    no_traceback(result)
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert error == [
+        f"error: could not write checkpoint {full_disk / 'last.ckpt'}: No space left on device; the last.ckpt before "
+        "this save is intact. Free space there or choose another folder with --checkpoint.dirpath, then resume "
+        "with --ckpt_path."
+    ]
+    assert sorted(p.name for p in full_disk.iterdir()) == ["last.ckpt"]  # no temporary file left behind
+    kept = load(full_disk / "last.ckpt")
+    assert kept["global_step"] == 20
+    assert_finite(kept)
