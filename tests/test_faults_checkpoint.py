@@ -182,3 +182,54 @@ def test_a_full_disk_loses_nothing_and_says_so_in_one_line(tmp_path, full_disk):
     kept = load(full_disk / "last.ckpt")
     assert kept["global_step"] == 20
     assert_finite(kept)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """last.ckpt of a 10-step tiny DCGAN (ngf 8, 16 px, Adam at 2e-4)."""
+    folder = tmp_path_factory.mktemp("trained")
+    result = fit(folder, "run", "--trainer.max_steps", "10")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder / "run" / "checkpoints" / "last.ckpt"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--model.ngf", "32"], "the checkpoint was trained with ngf 8, but --model.ngf gives 32"),
+        (["--data.resolution", "32"], "the checkpoint was trained with resolution 16, but --data.resolution gives 32"),
+        (["--model", "wgan"], "holds a 'dcgan' model, not 'wgan': resume it with --model dcgan"),
+    ],
+    ids=["width", "resolution", "model"],
+)
+def test_a_resume_that_would_change_the_networks_is_refused_in_one_line(tmp_path, trained, flags, message):
+    args = [*TINY, "--run_dir", str(tmp_path / "run"), "--trainer.max_steps", "20", "--ckpt_path", str(trained)]
+    flag, value = flags
+    if flag in args:  # replace TINY's value
+        args[args.index(flag) + 1] = value
+    else:
+        args += flags
+    result = run_cli("fit", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    no_traceback(result)
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_a_resume_applies_new_learning_rates_and_keeps_the_rest_of_the_checkpoint(tmp_path, trained):
+    # no --model.ngf: the checkpoint's width 8 is used, not the default 64; the new G learning rate applies
+    result = run_cli(
+        "fit", "--model", "dcgan", "--data", "digits", "--trainer.accelerator", "cpu",
+        "--trainer.enable_progress_bar", "false", "--run_dir", str(tmp_path / "run"), "--trainer.max_steps", "14",
+        "--model.g_lr", "1e-4", "--ckpt_path", str(trained), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "with g_lr 0.0001 (the checkpoint was trained with 0.0002)" in result.stderr
+    resumed = load(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert resumed["global_step"] == 14
+    assert resumed["hyper_parameters"]["ngf"] == 8 and resumed["hyper_parameters"]["resolution"] == 16
+    assert resumed["hyper_parameters"]["g_lr"] == 1e-4
+    d_groups, g_groups = (opt["param_groups"] for opt in resumed["optimizer_states"])
+    assert [g["lr"] for g in g_groups] == [1e-4] and [g["lr"] for g in d_groups] == [2e-4]
+    assert resumed["optimizer_states"][1]["state"][0]["step"] == 7  # Adam's moments continued, not restarted
