@@ -5,6 +5,10 @@ A dataset is an ``ImageSource`` (encoded images in files, a zip or an LMDB, plus
 are replaced by the next readable one and counted. ``build_cache`` decodes a source once into one
 memory-mapped uint8 array at the training resolution (``CachedImages`` reads it), so training at
 64-256 px never decodes 1024 px files twice. ``ImageDataModule`` ties them together.
+
+The cache is checked, never trusted: its ``.json`` records the file size, the index's digest and one
+checksum per image; opening a cache checks the files and a sample of images (a damaged cache is rebuilt
+with a warning saying why), and every other image is checked the first time it is read.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ import hashlib
 import io
 import json
 import os
+import re
+import socket
+import time
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +35,13 @@ from datamodules.base import Batch, ZooDataModule
 from zoo.errors import ZooError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: per-image checksums, the .npy's size and the index's digest in the .json
+#: bytes per block of an image's checksum (each block's word sum is weighted by its position)
+CHECKSUM_BLOCK = 4096
+#: images checked when a cache is opened, spread evenly over the file
+OPEN_SAMPLE = 64
+#: a build temporary another machine wrote counts as abandoned after this long without a write (seconds)
+ABANDONED_AFTER = 24 * 3600
 #: exceptions PIL raises for truncated, corrupt or non-image files
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError, zipfile.BadZipFile)
 
@@ -123,6 +137,12 @@ class ZipSource(ImageSource):
 # ------------------------------------------------------------------------------------ decoding
 
 
+def image_size(source: ImageSource, i: int = 0) -> tuple[int, int]:
+    """Image ``i``'s (width, height), read from its header without decoding it."""
+    with Image.open(io.BytesIO(source.read(i))) as image:
+        return image.size
+
+
 def center_square(image: Image.Image, crop: int | None = None) -> Image.Image:
     """The central ``crop`` x ``crop`` region (CelebA's 178/140 crops), or the largest central
     square when ``crop`` is None (non-square images are center-cropped)."""
@@ -201,40 +221,181 @@ def cache_key(name: str, source: ImageSource, resolution: int, channels: int, cr
     return f"{name}-{resolution}px-{h.hexdigest()[:12]}"
 
 
-def build_cache(decoded: DecodedImages, path: Path, num_workers: int = 2) -> Path:
-    """Decodes every image once into ``path``.npy (uint8 (N, C, H, W), memory-mappable) and writes
-    ``path``.json last: the JSON's presence marks a complete cache, which is then reused as it is.
+def row_checksums(images: np.ndarray) -> np.ndarray:
+    """One uint64 checksum per image of a uint8 batch (N, ...): the 64-bit word sum of each 4 KiB block,
+    weighted by the block's position, summed modulo 2**64. Zeroed, random, truncated, shifted or swapped
+    blocks change it (only changes that cancel out exactly, such as two words swapped inside one block, do
+    not), and numpy computes it at memory speed, a few percent of reading the images
+    (``python benchmarks/data.py --checksum_cost``)."""
+    flat = np.asarray(images).reshape(len(images), -1)
+    if flat.shape[1] % CHECKSUM_BLOCK:  # a padded copy only for images that are not whole blocks
+        flat = np.pad(flat, ((0, 0), (0, -flat.shape[1] % CHECKSUM_BLOCK)))
+    blocks = flat.view("<u8").reshape(len(images), -1, CHECKSUM_BLOCK // 8).sum(axis=2)
+    return (blocks * np.arange(1, blocks.shape[1] + 1, dtype=np.uint64)).sum(axis=1)
+
+
+def digest(array: np.ndarray) -> str:
+    """A content digest of a small array (the cache's index)."""
+    return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
+
+
+def why(err: Exception) -> str:
+    """A short reason for an OSError or parse error (no repeated path)."""
+    if isinstance(err, FileNotFoundError):
+        return "missing"
+    return f"unreadable: {err.strerror if isinstance(err, OSError) and err.strerror else err}"
+
+
+class CacheDamage(ZooError):
+    """A cache whose files are missing, truncated, overwritten or do not match each other."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"dataset cache {path.with_suffix('.npy')} is damaged ({reason})")
+        self.reason = reason
+
+
+#: a cache file, <name>-<px>px-<key><suffix>, or its temporary while it is written, <file>.tmp<pid>-<host>
+#: (cache version 1 wrote <file>.tmp<pid>); nothing else in a cache folder is ever touched
+CACHE_FILE = re.compile(
+    r"(?P<stem>.+-\d+px-[0-9a-f]{12})(?P<suffix>\.index\.npy|\.npy|\.json)(?:\.tmp(?P<pid>\d+)(?:-(?P<host>.+))?)?"
+)
+
+
+def temporary(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place; the name tells a later run which process
+    on which machine writes it, so that it can tell a live build from a killed one (``build_temporaries``)."""
+    return path.with_name(f"{path.name}.tmp{os.getpid()}-{socket.gethostname()}")
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def abandoned(path: Path, match: re.Match) -> bool:
+    """Whether a build temporary's build is dead: its process is gone (when this machine wrote it) or, when
+    another machine sharing the folder wrote it, nothing was written to it for ``ABANDONED_AFTER`` seconds."""
+    if match["host"] in (None, socket.gethostname()):
+        return not process_alive(int(match["pid"]))
+    return time.time() - path.stat().st_mtime > ABANDONED_AFTER
+
+
+def build_temporaries(folder: Path) -> dict[Path, bool]:
+    """The cache builds' temporary files in ``folder``, each with whether its build is dead."""
+    found = {}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        match = CACHE_FILE.fullmatch(path.name)
+        try:
+            if match and match["pid"] and path.is_file():
+                found[path] = abandoned(path, match)
+        except FileNotFoundError:  # renamed into place meanwhile
+            continue
+    return found
+
+
+def remove_abandoned_temporaries(folder: Path) -> None:
+    """Deletes the temporaries of killed cache builds in ``folder``; live builds' files are left alone."""
+    for path, dead in build_temporaries(folder).items():
+        if dead:
+            path.unlink(missing_ok=True)
+
+
+@contextmanager
+def cache_writes(folder: Path) -> Iterator[None]:
+    """Turns a failure to write into the cache folder into one ZooError naming it and the ways around it."""
+    try:
+        yield
+    except OSError as err:
+        reason = "a file has that name" if isinstance(err, FileExistsError) else err.strerror or err
+        raise ZooError(
+            f"cannot write the dataset cache in {folder} ({reason}): point --data.cache_dir "
+            "(or $GAN_ZOO_CACHE) at a writable folder, or pass --data.cache false to decode images on the fly"
+        ) from None
+
+
+def make_cache_folder(folder: Path) -> None:
+    with cache_writes(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def write_replacing(path: Path, data: bytes) -> None:
+    """Writes ``path`` under a temporary name and renames it into place: readers never see half a file."""
+    tmp = temporary(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def build_cache(decoded: DecodedImages, path: Path, num_workers: int = 2, check_all: bool = False) -> Path:
+    """Decodes every image once into ``path``.npy (uint8 (N, C, H, W), memory-mappable), with the readable
+    rows and their checksums in ``path``.index.npy, and writes ``path``.json last: the JSON's presence marks
+    a complete cache. A complete cache is reused once ``CachedImages`` finds it sound (every image checked
+    with ``check_all``, a sample otherwise); a damaged one is rebuilt with a warning saying why. Files are
+    written under temporary names and renamed into place; killed builds' temporaries are removed first.
     Labels are not cached: they come from the source, so switching labels on or off reuses the cache.
-    Unreadable files stay out of the readable index (``path``.index.npy), are listed in the JSON and
-    counted in a warning; a source with no readable image is an error."""
+    Unreadable files stay out of the index, are listed in the JSON and counted in a warning; a source with
+    no readable image is an error."""
+    remove_abandoned_temporaries(path.parent)
     meta_path = path.with_suffix(".json")
     if meta_path.is_file():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n, c, r = len(decoded), decoded.channels, decoded.resolution
-    tmp = f".tmp{os.getpid()}"
+        try:
+            CachedImages(path, None, check_all=check_all)
+            return path
+        except CacheDamage as damage:
+            warnings.warn(f"{damage}; rebuilding it", stacklevel=2)
+            meta_path.unlink(missing_ok=True)  # incomplete until the rebuild ends
+    make_cache_folder(path.parent)
     images_path = path.with_suffix(".npy")
-    images = np.lib.format.open_memmap(
-        images_path.with_name(images_path.name + tmp), mode="w+", dtype=np.uint8, shape=(n, c, r, r)
-    )
-    readable = np.zeros(n, dtype=bool)
+    images_tmp = temporary(images_path)
+    try:
+        readable, sums = decode_into(decoded, images_tmp, num_workers)
+        bad = [decoded.source.describe(i) for i in np.flatnonzero(~readable)]
+        if len(bad) == len(decoded):
+            raise ZooError(f"none of the {len(bad)} images could be decoded (first: {bad[0]})")
+        if bad:
+            warnings.warn(
+                f"{len(bad)} of {len(decoded)} images are unreadable and left out of the cache, e.g. {bad[0]}",
+                stacklevel=2,
+            )
+        rows = np.flatnonzero(readable)
+        index = np.stack([rows.astype(np.uint64), sums[rows]], axis=1)
+        meta = {
+            "version": CACHE_VERSION, "count": len(rows), "rows": len(decoded),
+            "shape": [decoded.channels, decoded.resolution, decoded.resolution],
+            "npy_bytes": images_tmp.stat().st_size, "index_digest": digest(index),
+            "source": decoded.source.describe(0), "unreadable": bad,
+        }  # fmt: skip
+        index_bytes = io.BytesIO()
+        np.save(index_bytes, index)
+        with cache_writes(path.parent):
+            os.replace(images_tmp, images_path)
+            write_replacing(path.with_suffix(".index.npy"), index_bytes.getvalue())
+            write_replacing(meta_path, json.dumps(meta, indent=1).encode())
+    finally:
+        images_tmp.unlink(missing_ok=True)  # gone after a successful build
+    return path
+
+
+def decode_into(decoded: DecodedImages, images_path: Path, num_workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decodes every image of ``decoded`` into a new .npy at ``images_path``; returns which images were
+    readable and every image's checksum."""
+    n, c, r = len(decoded), decoded.channels, decoded.resolution
+    with cache_writes(images_path.parent):
+        images = np.lib.format.open_memmap(images_path, mode="w+", dtype=np.uint8, shape=(n, c, r, r))
+    readable, sums = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.uint64)
     for indices, batch, ok in DataLoader(_Indexed(decoded), batch_size=64, num_workers=num_workers):
         images[indices.numpy()] = batch.numpy()
         readable[indices.numpy()] = ok.numpy()
+        sums[indices.numpy()] = row_checksums(batch.numpy())
     images.flush()
-    del images
-    bad = [decoded.source.describe(i) for i in np.flatnonzero(~readable)]
-    if len(bad) == n:
-        images_path.with_name(images_path.name + tmp).unlink()
-        raise ZooError(f"none of the {n} images could be decoded (first: {bad[0]})")
-    if bad:
-        warnings.warn(f"{len(bad)} of {n} images are unreadable and left out of the cache, e.g. {bad[0]}", stacklevel=2)
-    os.replace(images_path.with_name(images_path.name + tmp), images_path)
-    np.save(path.with_suffix(".index.npy"), np.flatnonzero(readable))
-    meta = {"count": int(readable.sum()), "shape": [c, r, r], "unreadable": bad, "version": CACHE_VERSION}
-    meta_path.with_name(meta_path.name + tmp).write_text(json.dumps(meta, indent=1))
-    os.replace(meta_path.with_name(meta_path.name + tmp), meta_path)
-    return path
+    return readable, sums
 
 
 class _Indexed(Dataset):
@@ -254,34 +415,114 @@ class _Indexed(Dataset):
             return i, np.zeros((c, r, r), dtype=np.uint8), False
 
 
-class CachedImages(Dataset):
-    """Reads the cache written by ``build_cache``: a memory map opened lazily in every worker,
-    addressed through the index of readable images; labels are the source's."""
+#: what a version-2 cache's .json holds, and of which type
+CACHE_META = {
+    "version": int, "count": int, "rows": int, "shape": list, "npy_bytes": int, "index_digest": str, "unreadable": list,
+}  # fmt: skip
 
-    def __init__(self, path: Path, labels: np.ndarray | None):
+
+def read_cache_meta(path: Path) -> dict:
+    """The .json of the cache at ``path``, checked to be a complete description of this version's cache."""
+    meta_path = path.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_bytes())
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CacheDamage(path, f"{meta_path.name} is {why(err)}") from None
+    if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION:
+        raise CacheDamage(path, f"{meta_path.name} is not a version {CACHE_VERSION} cache description")
+    garbled = [key for key, kind in CACHE_META.items() if not isinstance(meta.get(key), kind)]
+    if garbled or len(meta["shape"]) != 3 or meta["count"] < 1:
+        raise CacheDamage(path, f"{meta_path.name} lacks or garbles {', '.join(garbled) or 'shape or count'}")
+    return meta
+
+
+class CachedImages(Dataset):
+    """Reads the cache written by ``build_cache``: a memory map opened lazily in every worker, addressed
+    through the index of readable images; labels are the source's. Opening it checks its files (the .json,
+    the .npy's size and header, the index's digest and range) and a sample of ``OPEN_SAMPLE`` images, or
+    every image with ``check_all``, raising ``CacheDamage``; every other image is checked against its
+    checksum the first time this process reads it, and a mismatch stops with a ZooError naming the fix."""
+
+    def __init__(self, path: Path, labels: np.ndarray | None, check_all: bool = False):
         self.path, self.labels = path, labels
-        self.index = np.load(path.with_suffix(".index.npy"))
-        self._images: np.ndarray | None = None
+        self.meta = read_cache_meta(path)
+        self._images: np.ndarray | None = self.open_images()
+        self.index, self.sums = self.read_index()
+        self.checked = np.zeros(len(self.index), dtype=bool)  # images whose checksum this process compared
+        n = len(self.index)
+        positions = np.arange(n) if check_all else np.unique(np.linspace(0, n - 1, OPEN_SAMPLE).astype(np.int64))
+        for start in range(0, len(positions), 256):
+            chunk = positions[start : start + 256]
+            self.check(chunk, self.memmap()[self.index[chunk]])
+
+    def open_images(self) -> np.ndarray:
+        """The .npy as a read-only memory map, after checking its size and header against the .json."""
+        npy, meta = self.path.with_suffix(".npy"), self.meta
+        expected = (meta["rows"], *meta["shape"])
+        try:
+            size = npy.stat().st_size
+            if size != meta["npy_bytes"]:
+                raise CacheDamage(self.path, f"{npy.name} has {size} bytes, {meta['npy_bytes']} were written")
+            images = np.load(npy, mmap_mode="r")
+        except (OSError, ValueError) as err:
+            raise CacheDamage(self.path, f"{npy.name} is {why(err)}") from None
+        if images.dtype != np.uint8 or images.shape != expected:
+            raise CacheDamage(self.path, f"{npy.name} holds {images.dtype} {images.shape}, not uint8 {expected}")
+        return images
+
+    def read_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """The readable rows (int64) and their checksums (uint64), after checking the index's digest and range."""
+        index_path = self.path.with_suffix(".index.npy")
+        try:
+            table = np.load(index_path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise CacheDamage(self.path, f"{index_path.name} is {why(err)}") from None
+        if table.shape != (self.meta["count"], 2) or table.dtype != np.uint64 or digest(table) != self.meta["index_digest"]:
+            raise CacheDamage(self.path, f"{index_path.name} differs from the index that was written")
+        if table[:, 0].max() >= self.meta["rows"]:
+            raise CacheDamage(self.path, f"{index_path.name} points past the {self.meta['rows']} rows of the .npy")
+        return table[:, 0].astype(np.int64), table[:, 1].copy()
 
     def __len__(self) -> int:
         return len(self.index)
 
     def memmap(self) -> np.ndarray:
         if self._images is None:
-            self._images = np.load(self.path.with_suffix(".npy"), mmap_mode="r")
+            self._images = self.open_images()
         return self._images
 
+    def check(self, positions: np.ndarray, images: np.ndarray) -> None:
+        """Compares the images just read at index ``positions`` that this process has not checked yet with
+        their checksums, raising ``CacheDamage`` on a mismatch."""
+        fresh = ~self.checked[positions]
+        if not fresh.any():
+            return
+        new = images if fresh.all() else images[fresh]
+        wrong = row_checksums(new) != self.sums[positions[fresh]]
+        if wrong.any():
+            row = self.index[positions[fresh][wrong][0]]
+            raise CacheDamage(self.path, f"the checksums of {wrong.sum()} of {len(new)} images differ, e.g. row {row}")
+        self.checked[positions[fresh]] = True
+
     def __getitem__(self, i: int):
-        j = int(self.index[i])
-        return torch.from_numpy(np.array(self.memmap()[j])), label_of(self.labels, j), 0
+        images, labels, _ = self.__getitems__([i])
+        return images[0], labels[0], 0
 
     def __getitems__(self, indices: list[int]) -> Batch:
         """A whole batch in one read (the DataLoader calls this instead of one ``__getitem__`` per
-        image): rows are fetched in file order, then put back in the sampler's order."""
-        rows = self.index[np.asarray(indices)]
+        image): rows are fetched in file order, then put back in the sampler's order, and checked."""
+        positions = np.asarray(indices)
+        rows = self.index[positions]
         order = np.argsort(rows, kind="stable")
         images = np.empty((len(rows), *self.memmap().shape[1:]), dtype=np.uint8)
         images[order] = self.memmap()[rows[order]]  # numpy row copies (torch's uint8 index_put is ~10x slower)
+        try:
+            self.check(positions, images)
+        except CacheDamage as damage:
+            raise ZooError(
+                f"{damage}: delete {self.path}.* to rebuild it on the next run, or rebuild it now with "
+                "`python cli.py prepare` and this run's --data options (it checks every image)"
+            ) from None
         labels = (
             torch.full((len(rows),), -1, dtype=torch.long)
             if self.labels is None
@@ -307,6 +548,8 @@ class ImageDataModule(ZooDataModule):
     channels = 3
     crop: int | None = None
     box_downscale = False
+    #: check every image of an existing cache when it is opened, not only a sample (``prepare`` sets it)
+    check_whole_cache = False
 
     def __init__(
         self,
@@ -347,6 +590,8 @@ class ImageDataModule(ZooDataModule):
 
     def validate(self) -> None:
         self.source()  # make_source checks the layout
+        if self.cache:
+            make_cache_folder(self.cache_dir)
 
     def loader_workers(self) -> int:
         """Workers decode; the cache needs none. A memory-mapped batch read in the main process costs
@@ -379,7 +624,7 @@ class ImageDataModule(ZooDataModule):
         decoded = self.decoded(source)
         if not self.cache:
             return decoded
-        path = build_cache(decoded, self.cache_path(source, name), num_workers=self.num_workers)
+        path = build_cache(decoded, self.cache_path(source, name), self.num_workers, self.check_whole_cache)
         return CachedImages(path, source.labels)
 
     def prepare_data(self) -> None:
