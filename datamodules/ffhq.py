@@ -9,15 +9,14 @@ can differ by one level.
 
 from __future__ import annotations
 
-import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from datamodules.folder import folder_or_zip_source
-from datamodules.images import ImageDataModule, ImageSource, ZipSource
+from datamodules.images import ImageDataModule, ImageSource, ZipSource, image_size
 from zoo.errors import ZooError
 
 
@@ -28,20 +27,60 @@ def relative_names(source: ImageSource, root: Path) -> list[str]:
     return [f.relative_to(root).as_posix() for f in source.files]
 
 
-def dataset_json_labels(source: ImageSource, root: Path) -> np.ndarray | None:
-    """Class labels from a StyleGAN2-ADA ``dataset.json`` ({"labels": [["00000/img00000000.png", 6], ...]}),
-    in the source's image order; None without the file or with {"labels": null}."""
+DATASET_JSON_FORMAT = '{"labels": [["00000/img00000000.png", 6], ...]}'
+
+
+def read_dataset_json(source: ImageSource, root: Path) -> tuple[bytes | None, str]:
+    """The bytes of the zip's (or folder's) ``dataset.json`` (None without one) and where it is, for messages."""
     if isinstance(source, ZipSource):
         archive = source.zip()  # the source's own handle: dropped when the source is pickled to workers
-        text = archive.read("dataset.json") if "dataset.json" in archive.NameToInfo else None
-    else:
-        path = root / "dataset.json"
-        text = path.read_bytes() if path.is_file() else None
-    pairs = json.loads(text).get("labels") if text else None
+        return (archive.read("dataset.json") if "dataset.json" in archive.NameToInfo else None), f"{root}:dataset.json"
+    path = root / "dataset.json"
+    return (path.read_bytes() if path.is_file() else None), str(path)
+
+
+def parse_dataset_json(text: bytes, where: str) -> dict[str, int] | None:
+    """dataset.json's labels as {relative file name: class}, None for {"labels": null}; a ZooError naming the
+    file and the line, the image or the value for anything else than StyleGAN2-ADA's class-label format."""
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ZooError(
+            f"{where} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}; fix it "
+            f"(StyleGAN2-ADA's format: {DATASET_JSON_FORMAT}) or remove it"
+        ) from None
+    except ValueError as err:  # not UTF-8 text
+        raise ZooError(f"{where} is not JSON text ({err}); fix it or remove it") from None
+    pairs = content.get("labels") if isinstance(content, dict) else []
     if pairs is None:
         return None
-    by_name = dict(pairs)
+    if not isinstance(pairs, list) or not all(
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in pairs
+    ):
+        raise ZooError(f'{where}: "labels" must be a list of [file name, class] pairs, e.g. {DATASET_JSON_FORMAT}')
+    for name, label in pairs:
+        if not isinstance(label, int) or isinstance(label, bool) or label < 0:
+            raise ZooError(
+                f"{where} gives {name} the label {json.dumps(label)}; class labels must be integers >= 0"
+            )
+    return dict(pairs)
+
+
+def dataset_json_labels(source: ImageSource, root: Path) -> np.ndarray | None:
+    """Class labels from a StyleGAN2-ADA ``dataset.json`` ({"labels": [["00000/img00000000.png", 6], ...]}),
+    in the source's image order; None without the file or with {"labels": null}. Listed files that are not in
+    the dataset are counted in a warning; an image without a label is an error."""
+    text, where = read_dataset_json(source, root)
+    by_name = None if text is None else parse_dataset_json(text, where)
+    if by_name is None:
+        return None
     names = relative_names(source, root)
+    absent = sorted(set(by_name) - set(names))
+    if absent:
+        warnings.warn(
+            f"{where} lists {len(absent)} files that are not in the dataset (e.g. {absent[0]}); their labels are ignored",
+            stacklevel=2,
+        )
     missing = [n for n in names if n not in by_name]
     if missing:
         raise ZooError(f"{root}: dataset.json has no label for {len(missing)} images, e.g. {missing[0]}")
@@ -91,8 +130,7 @@ class FFHQDataModule(ImageDataModule):
     def check_resolution(self, source: ImageSource) -> None:
         """The resolution must be a power of two no larger than the images (the first one's size, read from
         its header without decoding it)."""
-        with Image.open(io.BytesIO(source.read(0))) as image:
-            width, height = image.size
+        width, height = image_size(source)
         valid = [2**k for k in range(2, min(width, height).bit_length())]
         if self.resolution not in valid:
             raise ZooError(

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from datamodules.images import FileSource, ImageDataModule, ImageSource, ZipSource, is_image, list_images
+from datamodules.images import (
+    DECODE_ERRORS,
+    FileSource,
+    ImageDataModule,
+    ImageSource,
+    ZipSource,
+    image_size,
+    is_image,
+    list_images,
+)
 from zoo.errors import ZooError
 
 
@@ -38,6 +48,20 @@ def folder_or_zip_source(root: Path, labels: bool) -> tuple[ImageSource, list[st
     return (ZipSource(root, relative, y) if is_zip else FileSource(files, y)), classes
 
 
+def warn_if_upscaled(source: ImageSource, resolution: int) -> None:
+    """One warning when the first image is smaller than ``resolution``: the images get upscaled (blurred)."""
+    try:
+        width, height = image_size(source)
+    except DECODE_ERRORS:
+        return  # an unreadable file is skipped and reported when it is decoded
+    if min(width, height) < resolution:
+        warnings.warn(
+            f"--data.resolution {resolution} is larger than the images, which are upscaled ({source.describe(0)} "
+            f"is {width}x{height}); pass --data.resolution {min(width, height)} or less to train on them unscaled",
+            stacklevel=2,
+        )
+
+
 class FolderDataModule(ImageDataModule):
     """Every image below a folder, or inside a zip, at any size: center-cropped to a square and resized."""
 
@@ -60,4 +84,5 @@ class FolderDataModule(ImageDataModule):
 
     def make_source(self) -> ImageSource:
         source, self.classes = folder_or_zip_source(self.root, self.labels)
+        warn_if_upscaled(source, self.resolution)
         return source
