@@ -7,7 +7,7 @@ in [-1, 1] happens after the transfer to the device (4x less host-to-device traf
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -125,6 +125,7 @@ class TorchvisionDataModule(ZooDataModule):
     """A dataset that torchvision can download (``source``), read into memory from ``root``."""
 
     source: type  # the torchvision dataset class
+    layout: str  # what root holds, in torchvision's layout (for messages)
 
     def __init__(
         self,
@@ -148,7 +149,8 @@ class TorchvisionDataModule(ZooDataModule):
 
     def prepare_data(self) -> None:
         if self.download:
-            self.source(self.root, train=self.train, download=True)
+            name = self.source.__name__
+            download(lambda: self.source(self.root, train=self.train, download=True), name, self.root, self.layout)
 
 
 class TensorImages(Dataset):
@@ -178,6 +180,19 @@ def resize_to_uint8(images: Tensor, resolution: int, max_value: float, chunk: in
             )
         out[start : start + chunk] = x.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
     return out
+
+
+def download(fetch: Callable[[], object], dataset: str, root: str | Path, layout: str) -> None:
+    """Runs a torchvision download; when it fails (offline, a moved URL, a missing helper package) raises one
+    ZooError saying so and where to put the files instead."""
+    try:
+        fetch()
+    except (OSError, RuntimeError) as err:  # urllib's URLError is an OSError; torchvision raises RuntimeErrors
+        reason = " ".join(str(getattr(err, "reason", err)).split())
+        raise ZooError(
+            f"downloading {dataset} failed ({reason}); get the files another way and put {layout} in {root}, "
+            "then run without --data.download"
+        ) from None
 
 
 def found(folder: Path, limit: int = 10) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datamodules.base import found
+from datamodules.base import download, found
 from datamodules.folder import FolderDataModule
 from datamodules.images import FileSource, ImageDataModule, ImageSource
 from zoo.errors import ZooError
@@ -89,7 +89,8 @@ class CelebADataModule(ImageDataModule):
         if self.download:
             from torchvision.datasets import CelebA
 
-            CelebA(str(self.root), split="all", download=True)
+            layout = f"celeba/ ({IMAGES}/ and the list files from {CELEBA_PAGE})"
+            download(lambda: CelebA(str(self.root), split="all", download=True), "CelebA", self.root, layout)
         super().prepare_data()
 
     def make_source(self) -> ImageSource:

@@ -49,15 +49,14 @@ class CIFARDataModule(TorchvisionDataModule):
         self.hflip = hflip
         self.classes: list[str] | None = None
 
+    @property
+    def layout(self) -> str:
+        return f"{self.folder}/ (the official python version)"
+
     def validate(self) -> None:
         if not self.download:
             files = [*(self.train_files if self.train else self.test_files), self.meta_file]
-            check_files(
-                Path(self.root) / self.folder,
-                files,
-                self.source.__name__,
-                f"{self.folder}/ (the official python version)",
-            )
+            check_files(Path(self.root) / self.folder, files, self.source.__name__, self.layout)
 
     def setup(self, stage: str | None = None) -> None:
         if self.dataset is not None:

@@ -20,15 +20,20 @@ class IdxDataModule(TorchvisionDataModule):
     channels = 1
     num_classes = 10
 
+    @property
+    def layout(self) -> str:
+        return f"{self.source.__name__}/raw/ with the uncompressed idx files"
+
     def validate(self) -> None:
         if not self.download:
             name = self.source.__name__
-            check_files(Path(self.root) / name / "raw", IDX_FILES, name, f"{name}/raw/ with the uncompressed idx files")
+            check_files(Path(self.root) / name / "raw", IDX_FILES, name, self.layout)
 
     def read_split(self) -> tuple[Tensor, Tensor]:
         """The chosen split at the source size: uint8 images (N, 28, 28) and int64 labels (N,)."""
+        self.prepare_data()  # downloads what is missing with download=True (setup without a Trainer)
         self.validate()
-        data = self.source(self.root, train=self.train, download=self.download)
+        data = self.source(self.root, train=self.train, download=False)
         return data.data, data.targets.long()
 
     def setup(self, stage: str | None = None) -> None:
