@@ -18,8 +18,18 @@ import sys
 from types import FrameType
 
 import pytorch_lightning as pl
+from lightning_fabric.plugins.environments import SLURMEnvironment
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+
+def slurm_requeue_signal(trainer: pl.Trainer) -> tuple[int, ...]:
+    """The signal on which Lightning's SLURM auto-requeue saves and requeues the job (SIGUSR1 by default;
+    ``#SBATCH --signal=SIGUSR1@90``), when the run uses it; () otherwise."""
+    environment = trainer._accelerator_connector.cluster_environment
+    if isinstance(environment, SLURMEnvironment) and environment.auto_requeue and environment.requeue_signal:
+        return (environment.requeue_signal,)
+    return ()
 
 
 class ZooCheckpoint(ModelCheckpoint):
@@ -44,10 +54,11 @@ class GracefulInterrupt(Callback):
         self.received: int | None = None
         self._previous: dict[int, object] = {}
         self._trainer: pl.Trainer | None = None
+        self._frame: FrameType | None = None
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.received, self._trainer = None, trainer
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        self.received, self._trainer, self._previous = None, trainer, {}
+        for signum in (signal.SIGINT, signal.SIGTERM, *slurm_requeue_signal(trainer)):
             self._previous[signum] = signal.signal(signum, self._on_signal)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -57,6 +68,7 @@ class GracefulInterrupt(Callback):
         if signum == signal.SIGTERM and callable(previous):
             previous(signum, frame)  # Lightning's: passes the signal on to DDP worker processes
         self.received = signum
+        self._frame = frame
         # Lightning's stop flag: every rank stops at the next batch boundary (rank 0's flag is broadcast)
         self._trainer._signal_connector.received_sigterm = True
         name = signal.Signals(signum).name
@@ -68,6 +80,9 @@ class GracefulInterrupt(Callback):
             return
         ckpt = trainer.checkpoint_callback
         path = ckpt.save_last_now(trainer) if isinstance(ckpt, ZooCheckpoint) else None
+        if self.received in slurm_requeue_signal(trainer):
+            # Lightning's requeue handler, deferred to this boundary: hpc_ckpt_N.ckpt, then `scontrol requeue`
+            self._previous[self.received](self.received, self._frame)
         exception.code = 128 + self.received  # what a scheduler expects of a killed job
         if trainer.is_global_zero:
             where = f"last checkpoint: {path}; resume with --ckpt_path {path}" if path else "checkpointing is off"
@@ -82,4 +97,3 @@ class GracefulInterrupt(Callback):
     def _restore_handlers(self) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-        self._previous.clear()

@@ -78,10 +78,12 @@ def test_last_ckpt_holds_the_end_of_training_and_resumes_exactly(tmp_path):
     assert_same_training_state(load(checkpoints / "last.ckpt"), load(tmp_path / "straight/checkpoints/last.ckpt"))
 
 
-def interrupt_mid_run(tmp_path: Path, run: str, signum: int, max_steps: int) -> tuple[int, str]:
+def interrupt_mid_run(
+    tmp_path: Path, run: str, signum: int, max_steps: int, *extra: str, env: dict | None = None
+) -> tuple[int, str]:
     """Starts a run, sends ``signum`` once its first periodic checkpoint exists, returns (exit code, stderr)."""
-    args = [*TINY, "--run_dir", str(tmp_path / run), "--trainer.max_steps", str(max_steps)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    args = [*TINY, "--run_dir", str(tmp_path / run), "--trainer.max_steps", str(max_steps), *extra]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
     first = tmp_path / run / "checkpoints" / "00000020.ckpt"
     with subprocess.Popen(
         [sys.executable, str(ROOT / "cli.py"), "fit", *args, "--checkpoint.every_n_train_steps", "20"],
@@ -233,3 +235,41 @@ def test_a_resume_applies_new_learning_rates_and_keeps_the_rest_of_the_checkpoin
     d_groups, g_groups = (opt["param_groups"] for opt in resumed["optimizer_states"])
     assert [g["lr"] for g in g_groups] == [1e-4] and [g["lr"] for g in d_groups] == [2e-4]
     assert resumed["optimizer_states"][1]["state"][0]["step"] == 7  # Adam's moments continued, not restarted
+
+
+def test_a_resume_continues_the_same_wandb_run(tmp_path):
+    offline = {"WANDB_MODE": "offline"}
+    first = fit(tmp_path, "run", "--trainer.max_steps", "6", env=offline)
+    assert first.returncode == 0, first.stderr[-3000:]
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    second = fit(tmp_path, "run", "--trainer.max_steps", "12", "--ckpt_path", str(last), env=offline)
+    assert second.returncode == 0, second.stderr[-3000:]
+
+    run_id = (tmp_path / "run" / "wandb-run-id").read_text().strip()
+    folders = sorted((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(folders) == 2 and all(f.name.endswith(f"-{run_id}") for f in folders)
+    for result in (first, second):  # the upload command sends both parts to that one run
+        assert f"wandb sync --id {run_id} {tmp_path / 'run'}/wandb/offline-run-*" in result.stderr
+
+
+def test_slurm_requeue_signal_saves_at_an_iteration_boundary_then_requeues(tmp_path):
+    """Lightning's SLURM auto-requeue (SIGUSR1, ``#SBATCH --signal=SIGUSR1@90``) saves hpc_ckpt_N.ckpt and runs
+    ``scontrol requeue``; here it runs at the iteration boundary, next to last.ckpt. A stand-in scontrol
+    records the call."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "scontrol").write_text('#!/bin/sh\necho "$@" >> "$SCONTROL_LOG"\n')
+    (bin_dir / "scontrol").chmod(0o755)
+    slurm = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}", "SCONTROL_LOG": str(tmp_path / "scontrol.log"),
+        "SLURM_JOB_ID": "4242", "SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1", "SLURM_JOB_NAME": "gan",
+        "SLURM_NODELIST": "localhost", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0",
+    }  # fmt: skip
+    plugin = ["--trainer.plugins", "lightning_fabric.plugins.environments.SLURMEnvironment"]
+    code, stderr = interrupt_mid_run(tmp_path, "run", signal.SIGUSR1, 1200, *plugin, env=slurm)
+    assert code == 128 + signal.SIGUSR1, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert (tmp_path / "scontrol.log").read_text() == "requeue 4242\n"
+    last, hpc = load(tmp_path / "run/checkpoints/last.ckpt"), load(tmp_path / "run/hpc_ckpt_1.ckpt")
+    assert 20 <= last["global_step"] < 1200 and last["global_step"] % 2 == 0
+    assert_same_training_state(last, hpc)
