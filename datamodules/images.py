@@ -333,26 +333,37 @@ def write_replacing(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def build_cache(decoded: DecodedImages, path: Path, num_workers: int = 2, check_all: bool = False) -> Path:
+def build_cache(decoded: DecodedImages, path: Path, num_workers: int = 2, check_all: bool = False) -> CachedImages:
+    """The cache of ``decoded`` at ``path``, opened for reading: reused when it is complete and sound (every
+    image checked with ``check_all``, a sample otherwise), built or rebuilt otherwise (``write_cache``).
+    Killed builds' temporaries in its folder are removed first."""
+    remove_abandoned_temporaries(path.parent)
+    return sound_cache(path, decoded.source.labels, check_all) or write_cache(decoded, path, num_workers)
+
+
+def sound_cache(path: Path, labels: np.ndarray | None, check_all: bool) -> CachedImages | None:
+    """The complete cache at ``path`` if ``CachedImages`` finds it sound; None when there is none or it is
+    damaged (then with a warning saying why, and its .json removed: incomplete until rebuilt)."""
+    meta_path = path.with_suffix(".json")
+    if not meta_path.is_file():
+        return None
+    try:
+        return CachedImages(path, labels, check_all=check_all)
+    except CacheDamage as damage:
+        warnings.warn(f"{damage}; rebuilding it", stacklevel=3)
+        meta_path.unlink(missing_ok=True)
+        return None
+
+
+def write_cache(decoded: DecodedImages, path: Path, num_workers: int) -> CachedImages:
     """Decodes every image once into ``path``.npy (uint8 (N, C, H, W), memory-mappable), with the readable
     rows and their checksums in ``path``.index.npy, and writes ``path``.json last: the JSON's presence marks
-    a complete cache. A complete cache is reused once ``CachedImages`` finds it sound (every image checked
-    with ``check_all``, a sample otherwise); a damaged one is rebuilt with a warning saying why. Files are
-    written under temporary names and renamed into place; killed builds' temporaries are removed first.
-    Labels are not cached: they come from the source, so switching labels on or off reuses the cache.
-    Unreadable files stay out of the index, are listed in the JSON and counted in a warning; a source with
-    no readable image is an error."""
-    remove_abandoned_temporaries(path.parent)
-    meta_path = path.with_suffix(".json")
-    if meta_path.is_file():
-        try:
-            CachedImages(path, None, check_all=check_all)
-            return path
-        except CacheDamage as damage:
-            warnings.warn(f"{damage}; rebuilding it", stacklevel=2)
-            meta_path.unlink(missing_ok=True)  # incomplete until the rebuild ends
+    a complete cache. Files are written under temporary names and renamed into place. Labels are not
+    cached: they come from the source, so switching labels on or off reuses the cache. Unreadable files stay
+    out of the index, are listed in the JSON and counted in a warning; a source with no readable image is an
+    error."""
     make_cache_folder(path.parent)
-    images_path = path.with_suffix(".npy")
+    images_path, meta_path = path.with_suffix(".npy"), path.with_suffix(".json")
     images_tmp = temporary(images_path)
     try:
         readable, sums = decode_into(decoded, images_tmp, num_workers)
@@ -362,7 +373,7 @@ def build_cache(decoded: DecodedImages, path: Path, num_workers: int = 2, check_
         if bad:
             warnings.warn(
                 f"{len(bad)} of {len(decoded)} images are unreadable and left out of the cache, e.g. {bad[0]}",
-                stacklevel=2,
+                stacklevel=3,
             )
         rows = np.flatnonzero(readable)
         index = np.stack([rows.astype(np.uint64), sums[rows]], axis=1)
@@ -380,7 +391,7 @@ def build_cache(decoded: DecodedImages, path: Path, num_workers: int = 2, check_
             write_replacing(meta_path, json.dumps(meta, indent=1).encode())
     finally:
         images_tmp.unlink(missing_ok=True)  # gone after a successful build
-    return path
+    return CachedImages(path, decoded.source.labels)
 
 
 def decode_into(decoded: DecodedImages, images_path: Path, num_workers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -624,8 +635,7 @@ class ImageDataModule(ZooDataModule):
         decoded = self.decoded(source)
         if not self.cache:
             return decoded
-        path = build_cache(decoded, self.cache_path(source, name), self.num_workers, self.check_whole_cache)
-        return CachedImages(path, source.labels)
+        return build_cache(decoded, self.cache_path(source, name), self.num_workers, self.check_whole_cache)
 
     def prepare_data(self) -> None:
         if self.cache:
