@@ -23,6 +23,11 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=weights_only)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
+        if str(err).startswith("Weights only load failed"):  # torch's refusal to unpickle anything but tensors
+            raise ZooError(
+                f"checkpoint {path} is unreadable: it contains code objects (pickled Python code, not only tensors) "
+                "and was refused for safety; GAN Zoo checkpoints hold only tensors and plain values"
+            ) from err
         raise ZooError(
             f"checkpoint {path} is unreadable (truncated, corrupt or not a PyTorch checkpoint): {err}".splitlines()[0]
         ) from err

@@ -58,7 +58,9 @@ class NonFiniteGuard(Callback):
         )
 
 
-ADVICE = "Try a lower learning rate, --model.grad_clip_norm, or bf16 instead of fp16 precision, and resume with --ckpt_path."
+ADVICE = (
+    "Try a lower learning rate, --model.grad_clip_norm, or bf16 instead of fp16 precision, and resume with --ckpt_path."
+)
 
 
 def last_good_checkpoint(trainer: pl.Trainer) -> str:

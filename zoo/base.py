@@ -48,6 +48,18 @@ def make_optimizer(name: str, params: Iterator[nn.Parameter], lr: float, betas: 
     return OPTIMIZERS[name](params, lr=lr, **kwargs)
 
 
+def check_optimizer_settings(lrs: dict[str, float], betas: dict[str, tuple], grad_clip_norm: float | None) -> None:
+    """Refuses learning rates, Adam betas and clipping norms that no optimizer can use, naming the value."""
+    for name, lr in lrs.items():
+        if not lr > 0:
+            raise ZooError(f"{name} must be > 0, got {lr}")
+    for name, pair in betas.items():
+        if not all(0 <= beta < 1 for beta in pair):
+            raise ZooError(f"{name} must be two numbers in [0, 1), got {tuple(pair)}")
+    if grad_clip_norm is not None and not grad_clip_norm > 0:
+        raise ZooError(f"grad_clip_norm must be > 0 (or null: no clipping), got {grad_clip_norm}")
+
+
 class GANModule(pl.LightningModule):
     """Shared GAN training loop and the model contract of DESIGN.md.
 
@@ -57,6 +69,16 @@ class GANModule(pl.LightningModule):
 
     #: datamodule used when ``--data`` is not given on the command line
     default_data = "digits"
+    #: constructor arguments a resumed run may change (``fit --ckpt_path C --model.g_lr 1e-4``): training knobs that
+    #: leave the networks and the optimizers' state as they are; any other changed value is refused (zoo/resume.py)
+    resume_overridable = frozenset(
+        {
+            "g_lr", "d_lr", "g_betas", "d_betas", "grad_clip_norm", "lr_decay_kimg", "lr_decay_epochs", "weight_clip",
+            "d_steps", "penalties", "r1_gamma", "gamma", "pl_weight", "pl_interval", "pl_decay", "style_mixing",
+            "lambda_cycle", "lambda_identity", "lambda_cls", "lambda_rec", "lambda_categorical", "lambda_continuous",
+            "lambda_k", "label_smoothing", "channels_last", "compile", "sample_noise_mode",
+        }
+    )  # fmt: skip
     #: whether training keeps the datamodule's labels although the entry has no classes (StarGAN's attributes)
     uses_attribute_labels = False
 
@@ -123,6 +145,7 @@ class GANModule(pl.LightningModule):
             raise ZooError(f"weight_clip must be > 0, got {weight_clip}")
         if lr_decay_kimg is not None and not 0 <= lr_decay_kimg[0] < lr_decay_kimg[1]:
             raise ZooError(f"lr_decay_kimg must be (start, end) with 0 <= start < end, got {lr_decay_kimg}")
+        check_optimizer_settings({"g_lr": g_lr, "d_lr": d_lr}, {"g_betas": g_betas, "d_betas": d_betas}, grad_clip_norm)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.latent_dim = latent_dim
@@ -363,6 +386,13 @@ class GANModule(pl.LightningModule):
             self.clip_gradients(
                 optimizer, gradient_clip_val=self.hparams.grad_clip_norm, gradient_clip_algorithm="norm"
             )
+
+    def on_train_start(self) -> None:
+        """Gives the optimizers this run's hyperparameters (learning rates, betas) and keeps their state: a resume
+        restores the checkpoint's param_groups, which would silently undo a new ``--model.g_lr``."""
+        for live, fresh in zip(self.optimizers(), self.configure_optimizers()):
+            for group, new in zip(live.param_groups, fresh.param_groups):
+                group.update({k: v for k, v in new.items() if k != "params"})
 
     def on_fit_start(self) -> None:
         if self.hparams.channels_last:

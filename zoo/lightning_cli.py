@@ -5,12 +5,17 @@ alternating D/G updates. Imported only when a Lightning subcommand runs (it impo
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
+import string
 import sys
 import time
 from pathlib import Path
 
 from pytorch_lightning.cli import LightningCLI
 
+from zoo.argument_parser import ZooArgumentParser
+from zoo.errors import ZooError
 from zoo.registry import init_parameters
 
 
@@ -26,7 +31,10 @@ def needs_ddp(devices, num_nodes: int, accelerator: str) -> bool:
         import torch
 
         return accelerator in ("auto", "gpu", "cuda") and torch.cuda.device_count() > 1
-    return int(devices) > 1
+    try:
+        return int(devices) > 1
+    except ValueError:
+        raise ZooError(f"invalid value '{devices}' for --trainer.devices; give a count, a list 0,1 or auto") from None
 
 
 def wandb_logged_in() -> bool:
@@ -55,6 +63,50 @@ def make_run_dir(run_name: str) -> Path:
     return run_dir
 
 
+def create_run_dir(run_dir: Path, fix: str) -> list[Path]:
+    """Creates the run folder before anything is written into it and returns the folders this created,
+    innermost first; a folder that cannot be created is one ZooError naming it and ``fix``."""
+    created = [folder for folder in (run_dir, *run_dir.parents) if not folder.exists()]
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        blocker = next(folder for folder in (run_dir, *run_dir.parents) if folder.exists())
+        reason = f"{blocker} is a file, not a folder" if not blocker.is_dir() else err.strerror
+        raise ZooError(f"cannot create the run folder {run_dir}: {reason}; {fix}") from None
+    return created
+
+
+def finish_wandb_run() -> None:
+    """Ends this process's W&B run, if one was started, so that its files can be removed."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish(exit_code=1)
+
+
+def help_command(subcommand: str, model_cls: type, data_cls: type) -> str:
+    """The command that lists every option of this model and data, e.g. ``python cli.py fit --model dcgan
+    --data digits --help``."""
+    import zoo
+    from datamodules import data_name
+
+    model = zoo.model_name(model_cls) or f"{model_cls.__module__}.{model_cls.__qualname__}"
+    data = data_name(data_cls) or f"{data_cls.__module__}.{data_cls.__qualname__}"
+    return f"python cli.py {subcommand} --model {model} --data {data} --help"
+
+
+def wandb_run_id(run_dir: Path) -> str:
+    """The W&B run id of a run folder, kept in ``<run>/wandb-run-id`` so that every resume into the folder logs
+    to the same W&B run (online, or offline and uploaded together by ``wandb sync --id``)."""
+    path = run_dir / "wandb-run-id"
+    if path.is_file():
+        return path.read_text().strip()
+    run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))  # W&B's id form
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(run_id + "\n")
+    os.replace(tmp, path)
+    return run_id
+
+
 class ZooCLI(LightningCLI):
     """LightningCLI with the zoo's callbacks as option groups, data->model links, a run folder per run,
     W&B logging by default, atomic checkpoints and a DDP strategy that suits alternating updates."""
@@ -62,7 +114,59 @@ class ZooCLI(LightningCLI):
     def __init__(self, model_cls: type, data_cls: type, run_name: str, **kwargs):
         self.run_name = run_name
         self.run_dir: Path | None = None
-        super().__init__(model_cls, data_cls, **kwargs)
+        self.created_dirs: list[Path] = []  # the run folder and its parents, where this process created them
+        args = kwargs.get("args") or []
+        self.argv = list(args)  # the flags given now: on resume they win where they can (zoo/resume.py)
+        self.resumed_hparams: dict | None = None  # the model's hyperparameters in the --ckpt_path checkpoint
+        subcommand = args[0] if args and args[0] in self.subcommands() else "fit"
+        self.help_command = help_command(subcommand, model_cls, data_cls)
+        kwargs.setdefault("parser_class", ZooArgumentParser)
+        try:
+            super().__init__(model_cls, data_cls, **kwargs)
+        except BaseException:
+            self.remove_unstarted_run()
+            raise
+
+    def init_parser(self, **kwargs) -> ZooArgumentParser:
+        parser = super().init_parser(**kwargs)
+        parser.help_command = self.help_command
+        return parser
+
+    def remove_unstarted_run(self) -> None:
+        """Removes the run folder, with the W&B run and config in it, when this process created it and the run
+        failed before its first optimizer step: a refused run leaves nothing behind. A folder that existed
+        before (a resumed run, an existing --run_dir) or that holds a checkpoint is never touched."""
+        trainer = getattr(self, "trainer", None)
+        if not self.created_dirs or (trainer is not None and trainer.global_step > 0):
+            return
+        if any(self.run_dir.rglob("*.ckpt")):
+            return
+        finish_wandb_run()
+        shutil.rmtree(self.run_dir, ignore_errors=True)  # the run's own error is what the user needs to see
+        for parent in self.created_dirs[1:]:
+            try:
+                parent.rmdir()
+            except OSError:  # not empty: another run's folder is in it
+                break
+
+    def _parse_ckpt_path(self) -> None:
+        """Resume: the checkpoint's hyperparameters fill what was not given now (LightningCLI's own version lets
+        them override explicit flags silently); given values apply or are refused (zoo/resume.py)."""
+        from callbacks import read_checkpoint
+        from zoo.resume import flags_given, merge_for_resume, stored_hparams
+
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not ckpt_path:
+            return
+        self.resumed_hparams = stored = stored_hparams(read_checkpoint(ckpt_path))
+        config, defaults = self.config[subcommand], self._subcommand_parsers[subcommand].get_defaults()
+        linked = {k: v for k, v in stored.items() if k in self.linked_names}
+        merge_for_resume(config.data, defaults.data, linked, flags_given(self.argv, "data"), group="data")
+        overridable = self.model_class.resume_overridable
+        notes = merge_for_resume(config.model, defaults.model, stored, flags_given(self.argv, "model"), overridable)
+        if notes:
+            print(f"resuming {ckpt_path} with {'; '.join(notes)}", file=sys.stderr)
 
     def add_arguments_to_parser(self, parser) -> None:
         from callbacks import EMA, NonFiniteGuard, PeriodicFID, ProgressiveGrowing, SampleGrid, ZooCheckpoint
@@ -87,13 +191,17 @@ class ZooCLI(LightningCLI):
                 "checkpoint.enable_version_counter": False,  # resuming overwrites last.ckpt
             }
         )
+        for name in self.linked_names:
+            parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+
+    @property
+    def linked_names(self) -> list[str]:
+        """Model arguments that come from the datamodule (``--data.resolution`` sets the model's resolution)."""
         model_params = init_parameters(self.model_class)
-        links = ["resolution", "channels", "sample_shape", "domains"]
+        names = ["resolution", "channels", "sample_shape", "domains"]
         if getattr(self.model_class, "conditional", False):
-            links.append("num_classes")
-        for name in links:
-            if name in model_params and hasattr(self.datamodule_class, name):
-                parser.link_arguments(f"data.{name}", f"model.{name}", apply_on="instantiate")
+            names.append("num_classes")
+        return [n for n in names if n in model_params and hasattr(self.datamodule_class, n)]
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -105,6 +213,8 @@ class ZooCLI(LightningCLI):
             os.environ["GAN_ZOO_RUN_DIR"] = str(self.run_dir)
         else:
             self.run_dir = make_run_dir(self.run_name)
+        fix = "pass a --run_dir in a writable folder" if config.run_dir else "cd to a writable folder or pass --run_dir"
+        self.created_dirs = create_run_dir(self.run_dir, fix)
         trainer = config.trainer
         trainer.default_root_dir = str(self.run_dir)
         if config.checkpoint.dirpath is None:
@@ -116,7 +226,8 @@ class ZooCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         from callbacks import AtomicCheckpointIO
 
-        self.datamodule.validate()  # a missing dataset fails here, before a run folder or W&B run exists
+        self.datamodule.validate()  # a missing dataset fails here, before a W&B run exists
+        self.check_resumed_model()
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
             kwargs["logger"] = self.make_wandb_logger()
@@ -125,6 +236,14 @@ class ZooCLI(LightningCLI):
         kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
 
+    def check_resumed_model(self) -> None:
+        """The model built for a resume against its checkpoint: values linked from the data (resolution,
+        channels, classes) must match, or loading would fail or train something else."""
+        from zoo.resume import check_built_model
+
+        if self.resumed_hparams is not None:
+            check_built_model(self.model.hparams, self.resumed_hparams, self.model_class.resume_overridable)
+
     def make_wandb_logger(self):
         from pytorch_lightning.loggers import WandbLogger
 
@@ -132,11 +251,11 @@ class ZooCLI(LightningCLI):
             del os.environ["WANDB_MODE"]  # wandb rejects an empty mode; empty means "not set"
         mode = os.environ.get("WANDB_MODE")
         offline = mode in ("offline", "dryrun") or (mode is None and not wandb_logged_in())
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        run_id = wandb_run_id(self.run_dir)
         if offline and os.environ.get("LOCAL_RANK", "0") == "0":
             print(
                 f"W&B: not logged in, logging offline into {self.run_dir}/wandb. Upload later with "
-                f"`wandb sync {self.run_dir}/wandb/offline-run-*`, or run `wandb login` first.",
+                f"`wandb sync --id {run_id} {self.run_dir}/wandb/offline-run-*`, or run `wandb login` first.",
                 file=sys.stderr,
             )
         return WandbLogger(
@@ -144,4 +263,6 @@ class ZooCLI(LightningCLI):
             name=f"{self.run_name}/{self.run_dir.name}",
             save_dir=str(self.run_dir),
             offline=offline,
+            id=run_id,
+            resume="allow",  # a resumed run continues its W&B run: one history, one run to upload
         )
