@@ -6,9 +6,9 @@ are replaced by the next readable one and counted. ``build_cache`` decodes a sou
 memory-mapped uint8 array at the training resolution (``CachedImages`` reads it), so training at
 64-256 px never decodes 1024 px files twice. ``ImageDataModule`` ties them together.
 
-The cache is checked, never trusted: its ``.json`` records the file size, the index's digest and one
-checksum per image; opening a cache checks the files and a sample of images (a damaged cache is rebuilt
-with a warning saying why), and every other image is checked the first time it is read.
+The cache is checked, never trusted: its ``.json`` records the .npy's size and write times, the index's
+digest and one checksum per image. Opening a cache checks the files and a sample of images, and every image
+when the .npy was written to since the build; a damaged cache is rebuilt with a warning saying why.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -225,13 +225,19 @@ def row_checksums(images: np.ndarray) -> np.ndarray:
     """One uint64 checksum per image of a uint8 batch (N, ...): the 64-bit word sum of each 4 KiB block,
     weighted by the block's position, summed modulo 2**64. Zeroed, random, truncated, shifted or swapped
     blocks change it (only changes that cancel out exactly, such as two words swapped inside one block, do
-    not), and numpy computes it at memory speed, a few percent of reading the images
-    (``python benchmarks/data.py --checksum_cost``)."""
+    not); numpy computes it at ~50 GB/s."""
     flat = np.asarray(images).reshape(len(images), -1)
     if flat.shape[1] % CHECKSUM_BLOCK:  # a padded copy only for images that are not whole blocks
         flat = np.pad(flat, ((0, 0), (0, -flat.shape[1] % CHECKSUM_BLOCK)))
     blocks = flat.view("<u8").reshape(len(images), -1, CHECKSUM_BLOCK // 8).sum(axis=2)
     return (blocks * np.arange(1, blocks.shape[1] + 1, dtype=np.uint64)).sum(axis=1)
+
+
+def written_stamp(path: Path) -> list[int]:
+    """When ``path`` was last written, as the filesystem records it (modification and change times in ns):
+    any write, truncation or replacement changes it, and no tool can set the change time back."""
+    status = path.stat()
+    return [status.st_mtime_ns, status.st_ctime_ns]
 
 
 def digest(array: np.ndarray) -> str:
@@ -377,16 +383,16 @@ def write_cache(decoded: DecodedImages, path: Path, num_workers: int) -> CachedI
             )
         rows = np.flatnonzero(readable)
         index = np.stack([rows.astype(np.uint64), sums[rows]], axis=1)
-        meta = {
-            "version": CACHE_VERSION, "count": len(rows), "rows": len(decoded),
-            "shape": [decoded.channels, decoded.resolution, decoded.resolution],
-            "npy_bytes": images_tmp.stat().st_size, "index_digest": digest(index),
-            "source": decoded.source.describe(0), "unreadable": bad,
-        }  # fmt: skip
         index_bytes = io.BytesIO()
         np.save(index_bytes, index)
         with cache_writes(path.parent):
             os.replace(images_tmp, images_path)
+            meta = {
+                "version": CACHE_VERSION, "count": len(rows), "rows": len(decoded),
+                "shape": [decoded.channels, decoded.resolution, decoded.resolution],
+                "npy_bytes": images_path.stat().st_size, "npy_written": written_stamp(images_path),
+                "index_digest": digest(index), "source": decoded.source.describe(0), "unreadable": bad,
+            }  # fmt: skip
             write_replacing(path.with_suffix(".index.npy"), index_bytes.getvalue())
             write_replacing(meta_path, json.dumps(meta, indent=1).encode())
     finally:
@@ -428,7 +434,8 @@ class _Indexed(Dataset):
 
 #: what a version-2 cache's .json holds, and of which type
 CACHE_META = {
-    "version": int, "count": int, "rows": int, "shape": list, "npy_bytes": int, "index_digest": str, "unreadable": list,
+    "version": int, "count": int, "rows": int, "shape": list, "npy_bytes": int, "npy_written": list,
+    "index_digest": str, "unreadable": list,
 }  # fmt: skip
 
 
@@ -448,23 +455,23 @@ def read_cache_meta(path: Path) -> dict:
 
 
 class CachedImages(Dataset):
-    """Reads the cache written by ``build_cache``: a memory map opened lazily in every worker, addressed
-    through the index of readable images; labels are the source's. Opening it checks its files (the .json,
-    the .npy's size and header, the index's digest and range) and a sample of ``OPEN_SAMPLE`` images, or
-    every image with ``check_all``, raising ``CacheDamage``; every other image is checked against its
-    checksum the first time this process reads it, and a mismatch stops with a ZooError naming the fix."""
+    """Reads the cache written by ``write_cache``: a memory map opened lazily in every worker, addressed
+    through the index of readable images; labels are the source's. Opening it checks the files (the .json,
+    the .npy's size and header, the index's digest and range) and compares images with their checksums:
+    ``OPEN_SAMPLE`` of them spread over the file while the .npy's write times are those recorded at the build,
+    every one when the file was written to since (or with ``check_all``); damage raises ``CacheDamage``.
+    Reading a sound cache costs no checks (``python benchmarks/data.py --checksum_cost``)."""
 
     def __init__(self, path: Path, labels: np.ndarray | None, check_all: bool = False):
         self.path, self.labels = path, labels
         self.meta = read_cache_meta(path)
         self._images: np.ndarray | None = self.open_images()
         self.index, self.sums = self.read_index()
-        self.checked = np.zeros(len(self.index), dtype=bool)  # images whose checksum this process compared
-        n = len(self.index)
-        positions = np.arange(n) if check_all else np.unique(np.linspace(0, n - 1, OPEN_SAMPLE).astype(np.int64))
-        for start in range(0, len(positions), 256):
-            chunk = positions[start : start + 256]
-            self.check(chunk, self.memmap()[self.index[chunk]])
+        written = written_stamp(path.with_suffix(".npy"))
+        touched = written != self.meta["npy_written"]
+        self.check_images(every=check_all or touched, touched=touched)
+        if touched:
+            self.restamp(written)
 
     def open_images(self) -> np.ndarray:
         """The .npy as a read-only memory map, after checking its size and header against the .json."""
@@ -502,18 +509,26 @@ class CachedImages(Dataset):
             self._images = self.open_images()
         return self._images
 
-    def check(self, positions: np.ndarray, images: np.ndarray) -> None:
-        """Compares the images just read at index ``positions`` that this process has not checked yet with
-        their checksums, raising ``CacheDamage`` on a mismatch."""
-        fresh = ~self.checked[positions]
-        if not fresh.any():
-            return
-        new = images if fresh.all() else images[fresh]
-        wrong = row_checksums(new) != self.sums[positions[fresh]]
-        if wrong.any():
-            row = self.index[positions[fresh][wrong][0]]
-            raise CacheDamage(self.path, f"the checksums of {wrong.sum()} of {len(new)} images differ, e.g. row {row}")
-        self.checked[positions[fresh]] = True
+    def check_images(self, every: bool, touched: bool) -> None:
+        """Compares images with their checksums, every one or ``OPEN_SAMPLE`` spread evenly over the file."""
+        n = len(self.index)
+        positions = np.arange(n) if every else np.unique(np.linspace(0, n - 1, OPEN_SAMPLE).astype(np.int64))
+        for start in range(0, len(positions), 32):  # 6 MB at 256 px: checksummed while in the CPU cache
+            chunk = positions[start : start + 32]
+            rows = self.index[chunk]  # ascending
+            contiguous = rows[-1] - rows[0] == len(rows) - 1
+            images = self.memmap()[rows[0] : rows[-1] + 1] if contiguous else self.memmap()[rows]
+            wrong = row_checksums(images) != self.sums[chunk]
+            if wrong.any():
+                since = f"; {self.path.name}.npy was written to after the build" if touched else ""
+                raise CacheDamage(self.path, f"image row {rows[wrong][0]} differs from its checksum{since}")
+
+    def restamp(self, written: list[int]) -> None:
+        """Records the .npy's new write times once every image matched its checksum, so that the next open
+        checks a sample again."""
+        self.meta["npy_written"] = written
+        with suppress(OSError):  # a read-only cache folder: every open checks every image again
+            write_replacing(self.path.with_suffix(".json"), json.dumps(self.meta, indent=1).encode())
 
     def __getitem__(self, i: int):
         images, labels, _ = self.__getitems__([i])
@@ -521,19 +536,11 @@ class CachedImages(Dataset):
 
     def __getitems__(self, indices: list[int]) -> Batch:
         """A whole batch in one read (the DataLoader calls this instead of one ``__getitem__`` per
-        image): rows are fetched in file order, then put back in the sampler's order, and checked."""
-        positions = np.asarray(indices)
-        rows = self.index[positions]
+        image): rows are fetched in file order, then put back in the sampler's order."""
+        rows = self.index[np.asarray(indices)]
         order = np.argsort(rows, kind="stable")
         images = np.empty((len(rows), *self.memmap().shape[1:]), dtype=np.uint8)
         images[order] = self.memmap()[rows[order]]  # numpy row copies (torch's uint8 index_put is ~10x slower)
-        try:
-            self.check(positions, images)
-        except CacheDamage as damage:
-            raise ZooError(
-                f"{damage}: delete {self.path}.* to rebuild it on the next run, or rebuild it now with "
-                "`python cli.py prepare` and this run's --data options (it checks every image)"
-            ) from None
         labels = (
             torch.full((len(rows),), -1, dtype=torch.long)
             if self.labels is None
