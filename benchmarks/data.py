@@ -9,8 +9,15 @@ benchmarks/speed.py) consumes at the same resolution on this machine.
 
     python benchmarks/data.py                      # 64 and 256 px, 192 images per format
     python benchmarks/data.py --record             # also writes the table into benchmarks/RESULTS.md
+    python benchmarks/data.py --checksum_cost --images 5000 --resolutions 256 --record
 
 Targets (issue 5): the cache delivers >= 5x the raw images/s, and more than DCGAN consumes.
+
+``--checksum_cost`` measures instead what checking the cache against its checksums costs (issue 18) on the
+CelebA-format dataset: the seconds spent in the checks of a sound cache (the index digest and a sample of
+images, at open) beside the open and first-epoch times, read from the page cache (the worst case: reading from
+disk makes the epoch slower and the share smaller), and the seconds the check of every image takes (after a
+write to the .npy, and in ``prepare``). Target (issue 18): under 5% of open + one epoch.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import record_block
 from datamodules import get_datamodule
+from datamodules import images as cache_module
 
 
 def smooth_image(rng: np.random.Generator, width: int, height: int) -> Image.Image:
@@ -133,6 +141,73 @@ def measure(name: str, root_kwargs: dict, resolution: int, cache_dir: Path, work
     return {"raw": images_per_second(raw, min_images=300), "cache": images_per_second(cached), "build_s": build}
 
 
+def timed(function, spent: list[float]):
+    """``function``, adding the seconds each call takes to ``spent[0]``."""
+
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    return wrapper
+
+
+def checksum_cost(root_kwargs: dict, resolution: int, cache_dir: Path, repeats: int = 3) -> dict:
+    """Seconds spent in the cache's checks (``CachedImages.check_images`` and the index ``digest``) while a
+    fresh CelebA datamodule opens its cache (``setup``) and reads one epoch, beside those two times: the median
+    of ``repeats`` runs. Also the seconds the check of every image takes."""
+    dm = get_datamodule("celeba")(
+        **root_kwargs, resolution=resolution, batch_size=16, hflip=False, cache_dir=str(cache_dir)
+    )
+    dm.prepare_data()
+    spent = [0.0]
+    check, digest = cache_module.CachedImages.check_images, cache_module.digest
+    cache_module.CachedImages.check_images, cache_module.digest = timed(check, spent), timed(digest, spent)
+    runs = []
+    try:
+        for _ in range(repeats):
+            dm.dataset, spent[0] = None, 0.0
+            start = time.perf_counter()
+            dm.setup()
+            opened = time.perf_counter() - start
+            for _ in dm.train_dataloader():
+                pass
+            runs.append({"open_s": opened, "epoch_s": time.perf_counter() - start - opened, "check_s": spent[0]})
+    finally:
+        cache_module.CachedImages.check_images, cache_module.digest = check, digest
+    start = time.perf_counter()
+    cache = cache_module.CachedImages(dm.cache_path(), None, check_all=True)
+    median = sorted(runs, key=lambda r: r["check_s"] / (r["open_s"] + r["epoch_s"]))[len(runs) // 2]
+    return {
+        **median, "full_check_s": time.perf_counter() - start, "images": len(cache), "px": resolution,
+        "cache_mb": cache.memmap().nbytes / 1e6,
+    }  # fmt: skip
+
+
+def checksum_table(rows: list[dict], machine: str, images: int) -> str:
+    resolutions = " ".join(str(r["px"]) for r in rows)
+    lines = [
+        f"`python benchmarks/data.py --checksum_cost --images {images} --resolutions {resolutions} --record` on "
+        f"{machine}: a CelebA-format folder of {images} 178x218 JPEGs, its cache read with batch 16 from the "
+        "page cache (median of 3 fresh opens). Checks of a sound cache: index digest and 64 sampled images at "
+        "open; every image is checked only after a write to the .npy and by `prepare`",
+        "",
+        "| px | images | cache MB | open s | first epoch s | checks s | checks / (open + epoch) | "
+        "check of every image s | every image / (open + epoch) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        share = r["check_s"] / (r["open_s"] + r["epoch_s"])
+        lines.append(
+            f"| {r['px']} | {r['images']} | {r['cache_mb']:.0f} | {r['open_s']:.3f} | {r['epoch_s']:.3f} | "
+            f"{r['check_s']:.3f} | {100 * share:.1f}% | {r['full_check_s']:.3f} | "
+            f"{100 * r['full_check_s'] / (r['open_s'] + r['epoch_s']):.0f}% |"
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict], machine: str, images: int, workers: int) -> str:
     lines = [
         f"`python benchmarks/data.py --images {images} --workers {workers} --record` on {machine}",
@@ -155,10 +230,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=list(FORMATS))
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--checksum_cost", action="store_true", help="measure the cache checks' cost instead")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     torch.set_num_threads(2)
     rng = np.random.default_rng(0)
+    machine = f"CPU x86_64 x{torch.get_num_threads()} threads"
+    if args.checksum_cost:
+        return record_checksum_cost(args, rng, machine)
     rows = []
     consumption = {px: dcgan_consumption(px) for px in args.resolutions}
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,11 +250,26 @@ def main() -> None:
                 result = measure(name, root_kwargs, px, Path(tmp) / "cache", args.workers)
                 rows.append({"name": name, "format": description, "px": px, "dcgan": consumption[px], **result})
                 print(json.dumps(rows[-1]), flush=True)
-    machine = f"CPU x86_64 x{torch.get_num_threads()} threads"
     text = table(rows, machine, args.images, args.workers)
     print(text)
     if args.record:
         record_block("data-throughput", "Data throughput: raw formats vs the resized cache", text)
+
+
+def record_checksum_cost(args, rng, machine: str) -> None:
+    """``--checksum_cost``: the table of ``checksum_cost`` per resolution, recorded with ``--record``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "celeba"
+        root.mkdir()
+        root_kwargs = write_celeba(root, args.images, rng)
+        rows = []
+        for px in args.resolutions:
+            rows.append(checksum_cost(root_kwargs, px, Path(tmp) / "cache"))
+            print(json.dumps(rows[-1]), flush=True)
+    text = checksum_table(rows, machine, args.images)
+    print(text)
+    if args.record:
+        record_block("cache-checksums", "Dataset cache checks: cost of the checksums", text)
 
 
 if __name__ == "__main__":
