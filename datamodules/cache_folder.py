@@ -14,8 +14,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datamodules.images import CACHE_FILE, CACHE_VERSION, CacheDamage, CachedImages, build_temporaries, default_cache_dir
+from datamodules.images import (
+    CACHE_FILE,
+    CACHE_VERSION,
+    CacheDamage,
+    CachedImages,
+    build_temporaries,
+    default_cache_dir,
+)
 from zoo.errors import ZooError
+
 
 @dataclass
 class CacheEntry:
@@ -125,7 +133,9 @@ def cache_folder_command(argv: list[str]) -> int:
         "--clean", action="store_true",
         help="remove stale caches (another cache version), damaged or incomplete ones and killed builds' temporaries",
     )  # fmt: skip
-    parser.add_argument("--cache_dir", default=None, help="the cache folder (default: $GAN_ZOO_CACHE or ~/.cache/gan-zoo)")
+    parser.add_argument(
+        "--cache_dir", default=None, help="the cache folder (default: $GAN_ZOO_CACHE or ~/.cache/gan-zoo)"
+    )
     args, unknown = parser.parse_known_args(argv)
     if not (args.list or args.clean):
         raise ZooError("choose a dataset with --data NAME, or --list / --clean the cache folder (see --help)")

@@ -60,9 +60,7 @@ def parse_dataset_json(text: bytes, where: str) -> dict[str, int] | None:
         raise ZooError(f'{where}: "labels" must be a list of [file name, class] pairs, e.g. {DATASET_JSON_FORMAT}')
     for name, label in pairs:
         if not isinstance(label, int) or isinstance(label, bool) or label < 0:
-            raise ZooError(
-                f"{where} gives {name} the label {json.dumps(label)}; class labels must be integers >= 0"
-            )
+            raise ZooError(f"{where} gives {name} the label {json.dumps(label)}; class labels must be integers >= 0")
     return dict(pairs)
 
 
@@ -78,7 +76,8 @@ def dataset_json_labels(source: ImageSource, root: Path) -> np.ndarray | None:
     absent = sorted(set(by_name) - set(names))
     if absent:
         warnings.warn(
-            f"{where} lists {len(absent)} files that are not in the dataset (e.g. {absent[0]}); their labels are ignored",
+            f"{where} lists {len(absent)} files that are not in the dataset (e.g. {absent[0]}); "
+            "their labels are ignored",
             stacklevel=2,
         )
     missing = [n for n in names if n not in by_name]

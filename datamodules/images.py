@@ -245,8 +245,8 @@ def digest(array: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(array).tobytes(), digest_size=16).hexdigest()
 
 
-def why(err: Exception) -> str:
-    """A short reason for an OSError or parse error (no repeated path)."""
+def read_failure(err: Exception) -> str:
+    """Why a cache file could not be read, in a few words (without repeating its path)."""
     if isinstance(err, FileNotFoundError):
         return "missing"
     return f"unreadable: {err.strerror if isinstance(err, OSError) and err.strerror else err}"
@@ -274,6 +274,7 @@ def temporary(path: Path) -> Path:
 
 
 def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -325,6 +326,7 @@ def cache_writes(folder: Path) -> Iterator[None]:
 
 
 def make_cache_folder(folder: Path) -> None:
+    """Creates the cache folder, or raises one ZooError naming it and the fix."""
     with cache_writes(folder):
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -445,7 +447,7 @@ def read_cache_meta(path: Path) -> dict:
     try:
         meta = json.loads(meta_path.read_bytes())
     except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise CacheDamage(path, f"{meta_path.name} is {why(err)}") from None
+        raise CacheDamage(path, f"{meta_path.name} is {read_failure(err)}") from None
     if not isinstance(meta, dict) or meta.get("version") != CACHE_VERSION:
         raise CacheDamage(path, f"{meta_path.name} is not a version {CACHE_VERSION} cache description")
     garbled = [key for key, kind in CACHE_META.items() if not isinstance(meta.get(key), kind)]
@@ -483,7 +485,7 @@ class CachedImages(Dataset):
                 raise CacheDamage(self.path, f"{npy.name} has {size} bytes, {meta['npy_bytes']} were written")
             images = np.load(npy, mmap_mode="r")
         except (OSError, ValueError) as err:
-            raise CacheDamage(self.path, f"{npy.name} is {why(err)}") from None
+            raise CacheDamage(self.path, f"{npy.name} is {read_failure(err)}") from None
         if images.dtype != np.uint8 or images.shape != expected:
             raise CacheDamage(self.path, f"{npy.name} holds {images.dtype} {images.shape}, not uint8 {expected}")
         return images
@@ -494,8 +496,9 @@ class CachedImages(Dataset):
         try:
             table = np.load(index_path, allow_pickle=False)
         except (OSError, ValueError) as err:
-            raise CacheDamage(self.path, f"{index_path.name} is {why(err)}") from None
-        if table.shape != (self.meta["count"], 2) or table.dtype != np.uint64 or digest(table) != self.meta["index_digest"]:
+            raise CacheDamage(self.path, f"{index_path.name} is {read_failure(err)}") from None
+        expected = (self.meta["count"], 2)
+        if table.shape != expected or table.dtype != np.uint64 or digest(table) != self.meta["index_digest"]:
             raise CacheDamage(self.path, f"{index_path.name} differs from the index that was written")
         if table[:, 0].max() >= self.meta["rows"]:
             raise CacheDamage(self.path, f"{index_path.name} points past the {self.meta['rows']} rows of the .npy")
