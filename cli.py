@@ -31,7 +31,7 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
                             [--style_mix 1,2:3,4 --mix_layers coarse|middle|fine|A-B]
                             [--input DIR [--direction a_to_b|b_to_a] [--target NAME,NAME]]   (cyclegan, stargan)
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
-       python cli.py prepare --data NAME --data.root PATH [--data.resolution R]
+       python cli.py prepare --data NAME --data.root PATH [--data.resolution R]      (or: prepare --list | --clean)
        python cli.py models
 
 Add --help after a model (python cli.py fit --model dcgan --help) for every option,
@@ -152,7 +152,9 @@ def run_lightning(argv: list[str]) -> None:
     if ckpt_path := option_value(argv, "--ckpt_path"):
         from callbacks import read_checkpoint
 
-        read_checkpoint(ckpt_path)  # LightningCLI opens it first: name a bad file before it does
+        stored = read_checkpoint(ckpt_path).get("zoo_model")  # LightningCLI opens it first: name a bad file before
+        if stored and stored != model_key:
+            raise ZooError(f"{ckpt_path} holds a '{stored}' model, not '{model_key}': resume it with --model {stored}")
 
     recipe = ROOT / "configs" / model_key / f"{data_key}.yaml"
     parser_kwargs = {}
@@ -196,7 +198,9 @@ def check_compatible(model_cls: type, data_cls: type, model_key: str, data_key: 
 
 
 def prepare_command(argv: list[str]) -> int:
-    """Builds a dataset's resized uint8 cache ahead of training (fit builds it too when missing)."""
+    """Builds a dataset's resized uint8 cache ahead of training (fit builds it too when missing), checking
+    every image of an existing cache and rebuilding a damaged one. Without --data: lists (--list) or cleans
+    (--clean) the cache folder, see datamodules/cache_folder.py."""
     import json
 
     from jsonargparse import ArgumentParser
@@ -205,13 +209,16 @@ def prepare_command(argv: list[str]) -> int:
 
     name = pop_option(argv, "--data")
     if name is None:
-        raise ZooError("choose a dataset with --data NAME")
+        from datamodules.cache_folder import cache_folder_command
+
+        return cache_folder_command(argv)
     data_cls = resolve_class(name, get_datamodule)
     if not hasattr(data_cls, "cache_paths"):
         raise ZooError(f"--data {name} is read into memory directly; it has no cache to prepare")
     parser = ArgumentParser(prog=f"python cli.py prepare --data {name}", description=prepare_command.__doc__)
     parser.add_class_arguments(data_cls, "data")
     data = parser.instantiate(parser.parse_args(argv)).data
+    data.check_whole_cache = True
     data.prepare_data()
     for path in data.cache_paths():
         meta = json.loads(path.with_suffix(".json").read_text())
