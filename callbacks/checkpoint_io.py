@@ -12,6 +12,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from zoo.errors import ZooError
+from zoo.temporaries import temporary
 
 
 def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True) -> dict:
@@ -52,7 +53,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if "://" in str(path):  # remote filesystems: fsspec's transactional write
             return super().save_checkpoint(checkpoint, path, storage_options)
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp = temporary(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:

@@ -13,14 +13,18 @@ exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), which sc
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 import pytorch_lightning as pl
 from lightning_fabric.plugins.environments import SLURMEnvironment
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from zoo.temporaries import remove_abandoned
 
 
 def slurm_requeue_signal(trainer: pl.Trainer) -> tuple[int, ...]:
@@ -32,8 +36,18 @@ def slurm_requeue_signal(trainer: pl.Trainer) -> tuple[int, ...]:
     return ()
 
 
+#: what a checkpoint folder's temporaries are temporaries of
+CHECKPOINT_FILE = re.compile(r".+\.ckpt")
+
+
 class ZooCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` whose ``last.ckpt`` (with ``save_last``) also holds the end of training."""
+    """``ModelCheckpoint`` whose ``last.ckpt`` (with ``save_last``) also holds the end of training, and which
+    removes the temporaries a killed checkpoint write left in its folder (callbacks/checkpoint_io.py)."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if trainer.is_global_zero and self.dirpath and "://" not in str(self.dirpath):
+            remove_abandoned(Path(self.dirpath), CHECKPOINT_FILE)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.save_last_now(trainer)

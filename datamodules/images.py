@@ -18,8 +18,6 @@ import io
 import json
 import os
 import re
-import socket
-import time
 import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -33,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.base import Batch, ZooDataModule
 from zoo.errors import ZooError
+from zoo.temporaries import remove_abandoned, temporaries, temporary
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".ppm", ".tif", ".tiff"}
 CACHE_VERSION = 2  # 2: per-image checksums, the .npy's size and the index's digest in the .json
@@ -40,8 +39,6 @@ CACHE_VERSION = 2  # 2: per-image checksums, the .npy's size and the index's dig
 CHECKSUM_BLOCK = 4096
 #: images checked when a cache is opened, spread evenly over the file
 OPEN_SAMPLE = 64
-#: a build temporary another machine wrote counts as abandoned after this long without a write (seconds)
-ABANDONED_AFTER = 24 * 3600
 #: exceptions PIL raises for truncated, corrupt or non-image files
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError, zipfile.BadZipFile)
 
@@ -262,54 +259,18 @@ class CacheDamage(ZooError):
 
 #: a cache file, <name>-<px>px-<key><suffix>, or its temporary while it is written, <file>.tmp<pid>-<host>
 #: (cache version 1 wrote <file>.tmp<pid>); nothing else in a cache folder is ever touched
-CACHE_FILE = re.compile(
-    r"(?P<stem>.+-\d+px-[0-9a-f]{12})(?P<suffix>\.index\.npy|\.npy|\.json)(?:\.tmp(?P<pid>\d+)(?:-(?P<host>.+))?)?"
-)
-
-
-def temporary(path: Path) -> Path:
-    """Where ``path`` is written before it is renamed into place; the name tells a later run which process
-    on which machine writes it, so that it can tell a live build from a killed one (``build_temporaries``)."""
-    return path.with_name(f"{path.name}.tmp{os.getpid()}-{socket.gethostname()}")
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def abandoned(path: Path, match: re.Match) -> bool:
-    """Whether a build temporary's build is dead: its process is gone (when this machine wrote it) or, when
-    another machine sharing the folder wrote it, nothing was written to it for ``ABANDONED_AFTER`` seconds."""
-    if match["host"] in (None, socket.gethostname()):
-        return not process_alive(int(match["pid"]))
-    return time.time() - path.stat().st_mtime > ABANDONED_AFTER
+CACHE_TARGET = re.compile(r"(?P<stem>.+-\d+px-[0-9a-f]{12})(?P<suffix>\.index\.npy|\.npy|\.json)")
+CACHE_FILE = re.compile(CACHE_TARGET.pattern + r"(?:\.tmp(?P<pid>\d+)(?:-(?P<host>.+))?)?")
 
 
 def build_temporaries(folder: Path) -> dict[Path, bool]:
     """The cache builds' temporary files in ``folder``, each with whether its build is dead."""
-    found = {}
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        match = CACHE_FILE.fullmatch(path.name)
-        try:
-            if match and match["pid"] and path.is_file():
-                found[path] = abandoned(path, match)
-        except FileNotFoundError:  # renamed into place meanwhile
-            continue
-    return found
+    return temporaries(folder, CACHE_TARGET)
 
 
 def remove_abandoned_temporaries(folder: Path) -> None:
     """Deletes the temporaries of killed cache builds in ``folder``; live builds' files are left alone."""
-    for path, dead in build_temporaries(folder).items():
-        if dead:
-            path.unlink(missing_ok=True)
+    remove_abandoned(folder, CACHE_TARGET)
 
 
 @contextmanager

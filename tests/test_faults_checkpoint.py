@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -273,3 +274,22 @@ def test_slurm_requeue_signal_saves_at_an_iteration_boundary_then_requeues(tmp_p
     last, hpc = load(tmp_path / "run/checkpoints/last.ckpt"), load(tmp_path / "run/hpc_ckpt_1.ckpt")
     assert 20 <= last["global_step"] < 1200 and last["global_step"] % 2 == 0
     assert_same_training_state(last, hpc)
+
+
+def test_a_killed_checkpoint_writes_temporaries_are_removed_by_the_next_run(tmp_path):
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    killed = [checkpoints / f"last.ckpt.tmp{dead.pid}-{host}", checkpoints / f".last.ckpt.tmp{dead.pid}"]
+    kept = [
+        checkpoints / f"last.ckpt.tmp{os.getpid()}-{host}",  # a live writer: this test
+        checkpoints / f"notes.txt.tmp{dead.pid}",  # not a checkpoint's temporary
+    ]
+    for path in [*killed, *kept]:
+        path.write_bytes(b"partial")
+    result = fit(tmp_path, "run", "--trainer.max_steps", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not any(path.exists() for path in killed)
+    assert all(path.exists() for path in kept)
