@@ -363,12 +363,24 @@ def write_cache(decoded: DecodedImages, path: Path, num_workers: int) -> CachedI
     return CachedImages(path, decoded.source.labels)
 
 
+def reserve_disk_space(path: Path) -> None:
+    """Allocates a sparse file's blocks now: a full disk is then an OSError here, not a SIGBUS that kills the
+    process when a page of the memory map is first written."""
+    if hasattr(os, "posix_fallocate"):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+
+
 def decode_into(decoded: DecodedImages, images_path: Path, num_workers: int) -> tuple[np.ndarray, np.ndarray]:
     """Decodes every image of ``decoded`` into a new .npy at ``images_path``; returns which images were
     readable and every image's checksum."""
     n, c, r = len(decoded), decoded.channels, decoded.resolution
     with cache_writes(images_path.parent):
         images = np.lib.format.open_memmap(images_path, mode="w+", dtype=np.uint8, shape=(n, c, r, r))
+        reserve_disk_space(images_path)
     readable, sums = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.uint64)
     for indices, batch, ok in DataLoader(_Indexed(decoded), batch_size=64, num_workers=num_workers):
         images[indices.numpy()] = batch.numpy()

@@ -39,3 +39,23 @@ def tiny_dcgan_args() -> list[str]:
         "--model.ngf", "8", "--model.ndf", "8",
         "--trainer.accelerator", "cpu", "--trainer.enable_model_summary", "false",
     ]  # fmt: skip
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mounts a tmpfs of the given size (e.g. "600k") in tmp_path and returns its folder: a real full disk
+    for the write-failure tests. Skips where mounting is not allowed (it needs root)."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk-{len(mounted)}"
+        folder.mkdir()
+        made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)

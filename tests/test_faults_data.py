@@ -440,3 +440,17 @@ def test_an_unwritable_cache_folder_is_one_line_before_the_run_starts(tmp_path):
     assert not (tmp_path / "runs").exists()  # stopped before a run folder was made
     with pytest.raises(ZooError, match=rf"cannot write the dataset cache in {blocker} \(a file has that name\)"):
         folder_data(root, blocker).prepare_data()
+
+
+def test_a_full_disk_while_the_cache_is_built_is_one_line_and_leaves_no_partial_file(tmp_path, small_disk):
+    """The cache's blocks are reserved before the memory map is written: without that a full disk kills the
+    process with SIGBUS at the first page that does not fit."""
+    root = random_pngs(tmp_path / "data", 40, size=64)  # 40 x 3 x 64 x 64 bytes: 480 KiB, on a 100 KiB disk
+    disk = small_disk("100k")
+    result = run_cli(*fit_args(root), "--data.resolution", "64", cwd=tmp_path, env={"GAN_ZOO_CACHE": str(disk)})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: cannot write the dataset cache in {disk} (No space left on device): point --data.cache_dir "
+        "(or $GAN_ZOO_CACHE) at a writable folder, or pass --data.cache false to decode images on the fly"
+    )
+    assert list(disk.iterdir()) == []  # the partial .npy is gone
