@@ -49,9 +49,10 @@ def make_optimizer(name: str, params: Iterator[nn.Parameter], lr: float, betas: 
 
 
 def check_optimizer_settings(lrs: dict[str, float], betas: dict[str, tuple], grad_clip_norm: float | None) -> None:
-    """Refuses learning rates, Adam betas and clipping norms that no optimizer can use, naming the value."""
+    """Refuses learning rates, Adam betas and clipping norms that no optimizer can use, naming the value. A
+    None learning rate is left to the entry (StyleGAN2 takes its preset's)."""
     for name, lr in lrs.items():
-        if not lr > 0:
+        if lr is not None and not lr > 0:
             raise ZooError(f"{name} must be > 0, got {lr}")
     for name, pair in betas.items():
         if not all(0 <= beta < 1 for beta in pair):
