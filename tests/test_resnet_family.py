@@ -62,6 +62,21 @@ def test_sngan_resnet_widths_follow_tables_4_and_6():
     assert (model.hparams.d_steps, model.hparams.g_betas, model.hparams.objective) == (5, (0.0, 0.9), "hinge")
 
 
+def count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def test_sngan_32_px_parameter_counts_equal_the_authors_networks():
+    # pfnet-research/sngan_projection at CIFAR-10 size: gen_models/resnet_32.py (ch 256) and
+    # dis_models/snresnet_32.py (ch 128, an output layer without bias, with the class embedding when projecting)
+    sngan = get_model("sngan")(resolution=32, channels=3)
+    assert (count(sngan.generator), count(sngan.discriminator)) == (4_276_739, 1_053_824)
+    assert sngan.discriminator.head.psi.bias is None
+    assert get_model("sngan")(resolution=64, channels=3).discriminator.head.psi.bias is not None  # snresnet_64.py
+    projection = get_model("sngan_projection")(resolution=32, channels=3, num_classes=10)
+    assert count(projection.discriminator) == 1_053_824 + 10 * 128
+
+
 def test_sngan_standard_cnn_follows_table_3():
     model = get_model("sngan")(resolution=48, channels=3, architecture="cnn")
     convs = model.discriminator.convs

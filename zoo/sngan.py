@@ -20,6 +20,8 @@ class SNGAN(GANModule):
 
     Defaults are the ResNet experiments' (Sec. 4 and App. B; the authors' CIFAR-10 config): z of 128 dims,
     Adam lr 2e-4 with betas (0, 0.9), 5 D steps per G step, batch 64, no normalization but batch norm in G.
+    The 32 px D's output layer has no bias, as in the authors' dis_models/snresnet_32.py (pfnet-research/
+    sngan_projection; G 4,276,739 / D 1,053,824 parameters).
     """
 
     conditional = False
@@ -77,5 +79,5 @@ class SNGAN(GANModule):
         )  # fmt: skip
         self.discriminator = resnet.ResNetDiscriminator(
             resolution, d_channels, arch.d_channels(d_width), arch.downsample, Layers(), wide=False,
-            num_classes=self.num_classes,
+            num_classes=self.num_classes, head_bias=resolution != 32,
         )  # fmt: skip

@@ -199,7 +199,7 @@ class ResNetGenerator(nn.Module):
 class ResNetDiscriminator(nn.Module):
     """One down block per entry of ``channels`` (the first the optimized block), a self-attention block after
     the first block whose output is ``attention_resolution`` px, ReLU, global sum pooling and the projection
-    head (a plain linear output without ``num_classes``)."""
+    head (a plain linear output without ``num_classes``; ``head_bias``: whether that linear layer has a bias)."""
 
     def __init__(
         self,
@@ -211,6 +211,7 @@ class ResNetDiscriminator(nn.Module):
         wide: bool,
         num_classes: int | None = None,
         attention_resolution: int | None = None,
+        head_bias: bool = True,
     ):
         super().__init__()
         inputs = [image_channels, *channels[:-1]]
@@ -225,7 +226,7 @@ class ResNetDiscriminator(nn.Module):
         self.attention_after = attention_index(resolutions, attention_resolution, "discriminator")
         if self.attention_after is not None:
             self.attention = SelfAttention(channels[self.attention_after], layers)
-        self.head = ProjectionHead(channels[-1], num_classes, layers)
+        self.head = ProjectionHead(channels[-1], num_classes, layers, head_bias)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         h = x

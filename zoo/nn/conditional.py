@@ -55,11 +55,12 @@ class UnconditionalBatchNorm2d(nn.BatchNorm2d):
 class ProjectionHead(nn.Module):
     """The discriminator's output from pooled features phi(x): psi(phi(x)) + <embed(y), phi(x)> (Miyato &
     Koyama 2018, Eq. 3 and Fig. 1: psi a linear layer, embed the class embedding V), or psi(phi(x)) alone
-    without classes. Both layers come from ``layers`` (spectrally normalized in the authors' code)."""
+    without classes. Both layers come from ``layers`` (spectrally normalized in the authors' code); ``bias``: whether
+    psi has one (not in the authors' 32 px discriminator)."""
 
-    def __init__(self, features: int, num_classes: int | None, layers: Layers):
+    def __init__(self, features: int, num_classes: int | None, layers: Layers, bias: bool = True):
         super().__init__()
-        self.psi = layers.linear(features, 1)
+        self.psi = layers.linear(features, 1, bias=bias)
         self.embed = layers.embedding(num_classes, features) if num_classes is not None else None
 
     def forward(self, phi: Tensor, y: Tensor | None = None) -> Tensor:
