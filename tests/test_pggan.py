@@ -45,6 +45,15 @@ def test_widths_follow_table_2():
     assert stage_channels(0, 8192, 512) == 512  # D's dense layer after the 4x4 conv
 
 
+def test_parameter_counts_at_1024_px_equal_the_authors_tensorflow_networks():
+    # tkarras/progressive_growing_of_gans networks.py G_paper / D_paper at 1024 px, 3 channels, z of 512: G's
+    # first dense layer has no bias of its own and one bias per channel after the reshape to 4x4
+    assert sum(p.numel() for p in PGGANGenerator(512, 1024, 3).parameters()) == 23_079_115
+    assert sum(p.numel() for p in PGGANDiscriminator(1024, 3).parameters()) == 23_087_249
+    gan_zoo = PGGANGenerator(512, 1024, 3, variant="pytorch_gan_zoo")  # one bias per dense output unit
+    assert sum(p.numel() for p in gan_zoo.parameters()) == 23_079_115 + 15 * 512
+
+
 def test_generator_fades_the_new_resolution_in_over_the_upsampled_old_output():
     torch.manual_seed(0)
     g = PGGANGenerator(8, 16, 3, **TINY)

@@ -36,6 +36,14 @@ def test_minibatch_stddev_with_two_statistics_splits_the_channels():
     torch.testing.assert_close(out[:, 4:, 0, 0], torch.tensor([[1.0, 5.0], [1.0, 5.0]]))
 
 
+def test_minibatch_stddev_of_pytorch_gan_zoo_groups_neighbours_with_the_unbiased_variance():
+    values = torch.tensor([0.0, 2.0, 10.0, 10.0])  # groups (0, 1) and (2, 3): unbiased std sqrt(2) and 0
+    x = values[:, None, None, None].expand(4, 2, 3, 3).clone()
+    out = MinibatchStdDev(group_size=2, eps=0.0, consecutive_groups=True, unbiased=True)(x)
+    expected = torch.tensor([2.0**0.5, 2.0**0.5, 0.0, 0.0])
+    torch.testing.assert_close(out[:, 2], expected[:, None, None].expand(4, 3, 3))
+
+
 def test_minibatch_stddev_names_an_indivisible_batch():
     with pytest.raises(ZooError, match="batch_size"):
         MinibatchStdDev(group_size=4)(torch.randn(6, 2, 2, 2))

@@ -28,6 +28,7 @@ class PGGAN(GrowingGAN, GANModule):
         fmap_base: int = 8192,
         fmap_max: int = 512,
         mbstd_group_size: int = 4,
+        variant: str = "official",
         objective: str = "wasserstein",
         penalties: list[dict] | None = None,
         g_lr: float = 1e-3,
@@ -43,6 +44,8 @@ class PGGAN(GrowingGAN, GANModule):
             fmap_base: widths are min(fmap_base / 2**(log2(res) - 1), fmap_max) (official code: 8192, 512).
             fmap_max: the widest layer.
             mbstd_group_size: samples per minibatch-stddev group (4; the batch must be divisible by it).
+            variant: "official" (the authors' TensorFlow code) or "pytorch_gan_zoo" (facebookresearch's PGAN, as
+                its checkpoints are imported: per-unit bias of G's dense layer, its minibatch stddev grouping).
         """
         gp_and_drift = [{"name": "gp", "weight": 10.0}, {"name": "drift", "epsilon": 1e-3}]
         super().__init__(
@@ -55,7 +58,7 @@ class PGGAN(GrowingGAN, GANModule):
             d_betas=d_betas,
             **kwargs,
         )
-        self.generator = PGGANGenerator(latent_dim, resolution, channels, fmap_base, fmap_max)
+        self.generator = PGGANGenerator(latent_dim, resolution, channels, fmap_base, fmap_max, variant)
         self.discriminator = PGGANDiscriminator(
-            resolution, channels * self.packing, fmap_base, fmap_max, mbstd_group_size
+            resolution, channels * self.packing, fmap_base, fmap_max, mbstd_group_size, variant=variant
         )

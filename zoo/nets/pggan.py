@@ -27,11 +27,21 @@ from zoo.base import split_batch
 from zoo.errors import ZooError
 from zoo.nn.equalized import EqualizedConv2d, EqualizedLinear
 from zoo.nn.modulated import FIRFilter
-from zoo.nn.pggan import MinibatchStdDev, PixelNorm
+from zoo.nn.pggan import ChannelBias, MinibatchStdDev, PixelNorm
 
 #: the paper's LeakyReLU slope (Sec. A.1) and He's gain before it (equalized learning rate, Sec. 4.1)
 SLOPE = 0.2
 HE_GAIN = math.sqrt(2)
+#: "official": the authors' TensorFlow code (tkarras/progressive_growing_of_gans); "pytorch_gan_zoo":
+#: facebookresearch/pytorch_GAN_zoo's PGAN (models/networks/progressive_conv_net.py), whose G's first dense layer
+#: has one bias per output unit and whose D's minibatch stddev groups neighbouring samples with torch.var (unbiased)
+VARIANTS = ("official", "pytorch_gan_zoo")
+
+
+def check_variant(variant: str) -> None:
+    """Refuses a variant name that is not in ``VARIANTS``."""
+    if variant not in VARIANTS:
+        raise ZooError(f"unknown PGGAN variant '{variant}'; choose one of: {', '.join(VARIANTS)}")
 
 
 def stage_channels(stage: int, fmap_base: int, fmap_max: int) -> int:
@@ -132,16 +142,29 @@ class PGGANGenerator(Progressive):
     and two 3x3 convs, every conv followed by LeakyReLU 0.2 and pixel norm; a linear 1x1 toRGB per resolution.
 
     During a fade-in the output is ``lerp(upsample(toRGB_prev(h_prev)), toRGB(block(h_prev)), alpha)`` (Fig. 2).
-    The 4x4 "conv" of Table 2 is a dense layer on z, as in the official code (gain sqrt(2) / 4).
+    The 4x4 "conv" of Table 2 is a dense layer on z, as in the official code (gain sqrt(2) / 4), without bias,
+    reshaped to 4x4 and then given one bias per channel (``G_paper``; 23,079,115 parameters at 1024 px); the
+    ``pytorch_gan_zoo`` variant has one bias per output unit of the dense layer instead.
     """
 
-    def __init__(self, latent_dim: int, resolution: int, channels: int, fmap_base: int = 8192, fmap_max: int = 512):
+    def __init__(
+        self,
+        latent_dim: int,
+        resolution: int,
+        channels: int,
+        fmap_base: int = 8192,
+        fmap_max: int = 512,
+        variant: str = "official",
+    ):
         super().__init__(resolution)
+        check_variant(variant)
         widths = [stage_channels(depth + 1, fmap_base, fmap_max) for depth in range(self.max_depth + 1)]
+        unit_bias = variant == "pytorch_gan_zoo"
         first = nn.Sequential(
             PixelNorm(),
-            EqualizedLinear(latent_dim, widths[0] * 16, gain=HE_GAIN / 4),
+            EqualizedLinear(latent_dim, widths[0] * 16, bias=unit_bias, gain=HE_GAIN / 4),
             nn.Unflatten(1, (widths[0], 4, 4)),
+            *([] if unit_bias else [ChannelBias(widths[0])]),
             nn.LeakyReLU(SLOPE),
             PixelNorm(),
             *_normalized_conv(widths[0], widths[0]),
@@ -182,14 +205,18 @@ class PGGANDiscriminator(Progressive):
         fmap_max: int = 512,
         mbstd_group_size: int = 4,
         blur: bool = False,
+        variant: str = "official",
     ):
         """``blur``: StyleGAN's D (Karras et al. 2019, official ``D_basic``): a ``Blur`` before each block's second
-        conv, whose output is then pooled (the authors pool before the bias and activation, here after, as PGGAN)."""
+        conv, whose output is then pooled (the authors pool before the bias and activation, here after, as PGGAN).
+        ``variant``: "pytorch_gan_zoo" groups the minibatch stddev as that code does (``VARIANTS``)."""
         super().__init__(resolution)
+        check_variant(variant)
+        gan_zoo = variant == "pytorch_gan_zoo"
         widths = [stage_channels(depth + 1, fmap_base, fmap_max) for depth in range(self.max_depth + 1)]
         head_width = stage_channels(0, fmap_base, fmap_max)
         last = nn.Sequential(
-            MinibatchStdDev(mbstd_group_size),
+            MinibatchStdDev(mbstd_group_size, consecutive_groups=gan_zoo, unbiased=gan_zoo),
             *_conv(widths[0] + 1, widths[0]),
             nn.Flatten(),
             EqualizedLinear(widths[0] * 16, head_width, gain=HE_GAIN),
