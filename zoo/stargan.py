@@ -66,6 +66,7 @@ class StarGAN(TranslationGAN):
         blocks: int = 6,
         d_width: int = 64,
         d_layers: int = 6,
+        running_stats: bool = True,
         lambda_cls: float = 1.0,
         lambda_rec: float = 10.0,
         objective: str | None = "wasserstein",
@@ -85,6 +86,10 @@ class StarGAN(TranslationGAN):
             blocks: residual blocks of the translator (6).
             d_width: channels of the discriminator's first layer (64).
             d_layers: stride-2 layers of the discriminator (6 at 128 px: D_src scores 2x2 positions).
+            running_stats: the translator's instance norms keep running averages of their statistics, as the
+                authors' ``nn.InstanceNorm2d(affine=True, track_running_stats=True)`` (yunjey/stargan model.py), and
+                normalize with them in eval mode (sampling), as their ``G.eval()`` does; their solver itself never
+                calls ``eval()`` and so translates with each image's own statistics, which false gives.
             lambda_cls: weight of the domain classification losses (1).
             lambda_rec: weight of the reconstruction loss (10).
             penalties: D penalties (default: [{name: gp, weight: 10}], WGAN-GP on D_src).
@@ -115,7 +120,7 @@ class StarGAN(TranslationGAN):
         self.domains = list(domains)
         self.generator = ResnetTranslator(
             channels + len(domains), channels, width, blocks, padding_mode="zeros", sampling_kernel=4, bias=False,
-            affine=True,
+            affine=True, running_stats=running_stats,
         )  # fmt: skip
         self.discriminator = StarGANDiscriminator(channels, resolution, len(domains), d_width, d_layers)
 

@@ -10,7 +10,9 @@ Real-Time Style Transfer and Super-Resolution", Sec. 3) in the two forms the zoo
   zero padding, affine instance norm and no convolution biases; its input is the image with the target-domain
   label broadcast as extra channels.
 
-Instance norm normalizes with each image's own statistics in training and in evaluation (no running averages).
+Instance norm normalizes with each image's own statistics in training; in evaluation too, unless ``running_stats``
+keeps running averages as BatchNorm does (StarGAN's ``nn.InstanceNorm2d(affine=True, track_running_stats=True)``,
+yunjey/stargan model.py), which evaluation then uses.
 
 ``StarGANDiscriminator`` is StarGAN's (Table 5): six 4x4 stride-2 convolutions with LeakyReLU 0.01 and no
 normalization, then two heads on the last feature map: D_src, a 3x3 convolution to one real/fake score per
@@ -29,22 +31,22 @@ from torch import Tensor, nn
 from zoo.errors import ZooError
 
 
-def instance_norm(channels: int, affine: bool) -> nn.InstanceNorm2d:
-    return nn.InstanceNorm2d(channels, affine=affine, track_running_stats=False)
+def instance_norm(channels: int, affine: bool, running_stats: bool = False) -> nn.InstanceNorm2d:
+    return nn.InstanceNorm2d(channels, affine=affine, track_running_stats=running_stats)
 
 
 class ResidualBlock(nn.Module):
     """x + (conv3x3, IN, ReLU, conv3x3, IN)(x): the residual block of Johnson et al. 2016 without its last ReLU,
     as both CycleGAN and StarGAN build it."""
 
-    def __init__(self, channels: int, padding_mode: str, bias: bool, affine: bool):
+    def __init__(self, channels: int, padding_mode: str, bias: bool, affine: bool, running_stats: bool = False):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(channels, channels, 3, 1, 1, bias=bias, padding_mode=padding_mode),
-            instance_norm(channels, affine),
+            instance_norm(channels, affine, running_stats),
             nn.ReLU(inplace=True),
             nn.Conv2d(channels, channels, 3, 1, 1, bias=bias, padding_mode=padding_mode),
-            instance_norm(channels, affine),
+            instance_norm(channels, affine, running_stats),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -64,6 +66,8 @@ class ResnetTranslator(nn.Module):
         sampling_kernel: kernel of the stride-2 convolutions: 3 (CycleGAN) or 4 (StarGAN).
         bias: convolution biases (CycleGAN: yes; StarGAN: no).
         affine: learned instance-norm scale and shift (CycleGAN: no; StarGAN: yes).
+        running_stats: instance norms keep running averages of their statistics and use them in eval mode
+            (CycleGAN: no; StarGAN's code: yes).
     """
 
     def __init__(
@@ -76,20 +80,21 @@ class ResnetTranslator(nn.Module):
         sampling_kernel: int = 3,
         bias: bool = True,
         affine: bool = False,
+        running_stats: bool = False,
     ):
         super().__init__()
         k, pad = sampling_kernel, 1  # 3x3 and 4x4 stride-2 convolutions both halve with padding 1
         extra = 1 if k == 3 else 0  # a 3x3 transposed convolution needs output_padding 1 to double
 
         def unit(conv: nn.Module, channels: int) -> list[nn.Module]:
-            return [conv, instance_norm(channels, affine), nn.ReLU(inplace=True)]
+            return [conv, instance_norm(channels, affine, running_stats), nn.ReLU(inplace=True)]
 
         layers = unit(nn.Conv2d(in_channels, width, 7, 1, 3, bias=bias, padding_mode=padding_mode), width)
         c = width
         for _ in range(2):
             layers += unit(nn.Conv2d(c, 2 * c, k, 2, pad, bias=bias), 2 * c)
             c *= 2
-        layers += [ResidualBlock(c, padding_mode, bias, affine) for _ in range(blocks)]
+        layers += [ResidualBlock(c, padding_mode, bias, affine, running_stats) for _ in range(blocks)]
         for _ in range(2):
             layers += unit(nn.ConvTranspose2d(c, c // 2, k, 2, pad, output_padding=extra, bias=bias), c // 2)
             c //= 2

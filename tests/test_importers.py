@@ -1,0 +1,184 @@
+"""zoo/importers (issue 19, part 2): the authors' own checkpoint files, imported, compute the authors' outputs.
+
+The fixtures in ../shared/reference/<source>/ were made by running each reference implementation: its checkpoint
+files, an io.pt of inputs and its outputs for them, and a README. Skipped where ../shared is absent (a user's
+clone)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.errors import ZooError
+from zoo.importers import build, import_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no reference fixtures at {REFERENCE}")
+
+
+def fixture(source: str) -> tuple[Path, dict]:
+    folder = REFERENCE / source
+    return folder, torch.load(folder / "io.pt", weights_only=True)
+
+
+def assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
+    """Equal to 1e-5 relative to the reference output's scale (the READMEs' suggested tolerance)."""
+    assert actual.shape == expected.shape
+    scale = expected.abs().max().clamp_min(1e-12)
+    assert (actual - expected).abs().max() / scale <= 1e-5
+
+
+def swapped_copy(folder: Path, tmp_path: Path, name: str, a: str, b: str) -> Path:
+    """The fixture's files copied to tmp_path, with tensors ``a`` and ``b`` of file ``name`` swapped."""
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy)
+    state = torch.load(copy / name, weights_only=True)
+    state[a], state[b] = state[b], state[a]
+    torch.save(state, copy / name)
+    return copy / name
+
+
+# ------------------------------------------------------------------------------------------- dcgan-examples
+
+
+@torch.no_grad()
+def dcgan_outputs(model, io: dict) -> dict[str, torch.Tensor]:
+    """The io.pt outputs of pytorch/examples' DCGAN, computed by the zoo model (a copy per train-mode forward)."""
+    model.eval()
+    img = model.generator(io["z"])
+    outputs = {
+        "img_eval": img,
+        "d_img_eval_logits": model.discriminator(img),
+        "d_random_images_logits": model.discriminator(io["random_images"]),
+    }
+    model.train()
+    outputs["img_train_bn"] = model.generator(io["z"])
+    outputs["d_img_eval_train_bn"] = torch.sigmoid(model.discriminator(io["img_eval"]))
+    stats = model.generator.state_dict()
+    for key in io["G_running_stats_after_train_forward"]:
+        outputs[key] = stats[key.replace("main.", "net.")]
+    return outputs
+
+
+def test_dcgan_examples_computes_their_images_logits_and_running_stats():
+    folder, io = fixture("dcgan-examples")
+    imported = import_checkpoint("dcgan-examples", folder / "netG_epoch_0.pth")
+    assert imported.model == "dcgan"
+    assert imported.hparams == {"latent_dim": 100, "resolution": 64, "channels": 3, "ngf": 8, "ndf": 8}
+    model = build(imported)
+    assert sum(p.numel() for p in model.generator.parameters()) == 146_032  # the README's counts
+    assert sum(p.numel() for p in model.discriminator.parameters()) == 44_640
+    expected = {**io, **io["G_running_stats_after_train_forward"]}
+    for key, actual in dcgan_outputs(model, io).items():
+        assert_close(actual, expected[key])
+
+
+def test_dcgan_examples_with_two_tensors_swapped_does_not_match(tmp_path):
+    folder, io = fixture("dcgan-examples")
+    path = swapped_copy(folder, tmp_path, "netG_epoch_0.pth", "main.4.running_mean", "main.4.bias")
+    outputs = dcgan_outputs(build(import_checkpoint(None, path)), io)
+    assert not torch.allclose(outputs["img_eval"], io["img_eval"], rtol=0, atol=1e-3)
+
+
+# ------------------------------------------------------------------------------------------------- cyclegan
+
+
+@torch.no_grad()
+def cyclegan_outputs(model, io: dict) -> dict[str, torch.Tensor]:
+    g, f, d = model.generator["a_to_b"], model.generator["b_to_a"], model.discriminator
+    fake_b, fake_a = g(io["real_A"]), f(io["real_B"])
+    return {
+        "fake_B": fake_b,
+        "rec_A": f(fake_b),
+        "fake_A": fake_a,
+        "d_A_fake_B": d["b"](fake_b),  # their D_A judges domain B
+        "d_A_real_B": d["b"](io["real_B"]),
+        "d_B_fake_A": d["a"](fake_a),
+    }
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_cyclegan_computes_their_translations_and_patch_logits(mode):
+    folder, io = fixture("cyclegan")
+    imported = import_checkpoint(None, folder / "latest_net_D_B.pth")  # any of the four finds the others
+    assert imported.model == "cyclegan" and imported.hparams["blocks"] == 6
+    model = build(imported).train(mode == "train")
+    assert sum(p.numel() for p in model.generator["a_to_b"].parameters()) == 124_931
+    assert sum(p.numel() for p in model.discriminator["b"].parameters()) == 44_537
+    for key, actual in cyclegan_outputs(model, io).items():
+        assert_close(actual, io[key])
+
+
+def test_cyclegan_with_the_generators_swapped_does_not_match(tmp_path):
+    folder, io = fixture("cyclegan")
+    copy = tmp_path / "cyclegan"
+    shutil.copytree(folder, copy)
+    (copy / "latest_net_G_A.pth").rename(copy / "G_A")
+    (copy / "latest_net_G_B.pth").rename(copy / "latest_net_G_A.pth")
+    (copy / "G_A").rename(copy / "latest_net_G_B.pth")
+    outputs = cyclegan_outputs(build(import_checkpoint("cyclegan", copy)), io)
+    assert not torch.allclose(outputs["fake_B"], io["fake_B"], rtol=0, atol=1e-3)
+
+
+# -------------------------------------------------------------------------------------------------- stargan
+
+
+@torch.no_grad()
+def stargan_outputs(model, io: dict, mode: str) -> dict[str, torch.Tensor]:
+    model.train(mode == "train")
+    fake = model.generator(io["x_real"], io["c_trg"])
+    name = "fake_eval" if mode == "eval" else "fake_train_mode"
+    (real_src, real_cls), (fake_src, fake_cls) = model.discriminator(io["x_real"]), model.discriminator(fake)
+    return {
+        name: fake,
+        "d_real_src": real_src,
+        "d_real_cls": real_cls,
+        f"d_{name}_src": fake_src,
+        f"d_{name}_cls": fake_cls,
+    }
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_stargan_computes_their_translations_and_both_heads(mode):
+    folder, io = fixture("stargan")
+    imported = import_checkpoint("stargan", folder / "10000-G.ckpt")
+    assert imported.model == "stargan"
+    assert {k: imported.hparams[k] for k in ("resolution", "width", "blocks", "d_width", "d_layers")} == {
+        "resolution": 32, "width": 8, "blocks": 2, "d_width": 8, "d_layers": 4,
+    }  # fmt: skip
+    model = build(imported)
+    assert sum(p.numel() for p in model.generator.parameters()) == 62_072
+    assert sum(p.numel() for p in model.discriminator.parameters()) == 45_368
+    for key, actual in stargan_outputs(model, io, mode).items():
+        assert_close(actual, io[key])
+
+
+def test_stargan_with_two_tensors_swapped_does_not_match(tmp_path):
+    folder, io = fixture("stargan")
+    path = swapped_copy(folder, tmp_path, "10000-G.ckpt", "main.9.main.0.weight", "main.10.main.0.weight")
+    outputs = stargan_outputs(build(import_checkpoint(None, path)), io, "eval")
+    assert not torch.allclose(outputs["fake_eval"], io["fake_eval"], rtol=0, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------- the errors
+
+
+def test_import_errors_name_the_fix(tmp_path):
+    folder = REFERENCE / "dcgan-examples"
+    (tmp_path / "netG_epoch_3.pth").write_bytes((folder / "netG_epoch_0.pth").read_bytes())
+    with pytest.raises(ZooError, match="netD_epoch_3.pth is missing"):
+        import_checkpoint(None, tmp_path / "netG_epoch_3.pth")
+    (tmp_path / "weights.pth").write_bytes(b"")
+    with pytest.raises(ZooError, match="not a file of any known source .*dcgan-examples.*--from"):
+        import_checkpoint(None, tmp_path / "weights.pth")
+    with pytest.raises(ZooError, match="unknown import source 'nope'"):
+        import_checkpoint("nope", tmp_path / "weights.pth")
+    with pytest.raises(ZooError, match="do not fit zoo cyclegan"):  # their G_A where D_B belongs
+        copy = tmp_path / "cyclegan"
+        shutil.copytree(REFERENCE / "cyclegan", copy)
+        shutil.copy(copy / "latest_net_G_A.pth", copy / "latest_net_D_B.pth")
+        import_checkpoint("cyclegan", copy)
