@@ -2,20 +2,25 @@
 EBGAN's energy and pulling-away term, BEGAN's k control, and the Improved-GAN layers."""
 
 import math
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
+import yaml
 from torch import nn
 
 from datamodules.toy2d import Toy2DDataModule
 from tests.helpers import make_trainer, tiny_digits
 from zoo import get_model
 from zoo.errors import ZooError
+from zoo.nets.wgan_gp import RESOLUTIONS
 from zoo.nn.improved_gan import HistoricalAverage, MinibatchDiscrimination, ReferenceBatchGenerator, VirtualBatchNorm
 from zoo.objectives import make_objective
 from zoo.penalties import PenaltyInputs, configure_penalty, gradient_penalty, pulling_away_term
+from zoo.registry import init_parameters
 
+ROOT = Path(__file__).resolve().parents[1]
 TOY = {"sample_shape": (2,), "ngf": 16, "ndf": 16, "latent_dim": 2}
 IMAGE = {"sample_shape": (1, 16, 16), "ngf": 8, "ndf": 8, "latent_dim": 16}
 ENTRIES = ["lsgan", "wgan", "wgan_gp", "dragan", "fgan", "relativistic", "ebgan", "began", "improved_gan"]
@@ -121,6 +126,43 @@ def test_wgan_gp_critic_has_no_batch_norm():
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.discriminator.modules())
     assert any(isinstance(m, nn.GroupNorm) for m in model.discriminator.modules())
     assert model.hparams.g_betas == (0.0, 0.9) and model.hparams.d_steps == 5
+
+
+def count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.parametrize(
+    "architecture, resolution, counts",
+    [
+        ("auto", 32, (1_204_483, 1_053_825)),  # gan_cifar_resnet.py
+        ("auto", 64, (8_540_483, 7_491_841)),  # gan_64x64.py's GoodGenerator / GoodDiscriminator
+        ("dcgan64", 64, (5_364_739, 4_316_545)),  # gan_64x64.py's DCGANGenerator / DCGANDiscriminator
+    ],
+)
+def test_wgan_gp_networks_have_the_authors_parameter_counts(architecture, resolution, counts):
+    model = get_model("wgan_gp")(architecture=architecture, sample_shape=(3, resolution, resolution))
+    assert (count(model.generator), count(model.discriminator)) == counts
+    images = model.generator(torch.randn(2, 128))
+    assert images.shape == (2, 3, resolution, resolution) and model.discriminator(images).shape == (2,)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.discriminator.modules())
+
+
+def test_wgan_gp_auto_picks_the_paper_s_networks_by_size_and_rejects_a_wrong_size():
+    pick = {r: get_model("wgan_gp")(sample_shape=(3, r, r), ngf=2, ndf=2).architecture for r in (16, 32, 64, 128)}
+    assert pick == {16: "dcgan", 32: "resnet32", 64: "resnet64", 128: "dcgan"}
+    assert get_model("wgan_gp")(**TOY).architecture == "dcgan"
+    with pytest.raises(ZooError, match="resnet64 networks are 64 px, not 32"):
+        get_model("wgan_gp")(architecture="resnet64", sample_shape=(3, 32, 32))
+    with pytest.raises(ZooError, match="unknown WGAN-GP architecture"):
+        get_model("wgan_gp")(architecture="resnet")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs" / "wgan_gp").glob("*.yaml")), ids=lambda p: p.name)
+def test_wgan_gp_recipes_name_the_authors_networks_at_their_size(path):
+    recipe = yaml.safe_load(path.read_text())
+    assert set(recipe["model"]) <= init_parameters(get_model("wgan_gp"))
+    assert RESOLUTIONS[recipe["model"]["architecture"]] == recipe["data"]["resolution"]
 
 
 # ------------------------------------------------------------------------------------ EBGAN / BEGAN

@@ -23,8 +23,12 @@ class StandardGAN(GANModule):
             d_norm: normalization of D's conv layers: batch, layer (WGAN-GP's critic) or none.
         """
         super().__init__(**kwargs)
-        self.generator = standard_generator(self.latent_dim, sample_shape, ngf)
+        self.generator = self.build_generator(tuple(sample_shape), ngf)
         self.discriminator = self.build_discriminator(self.packed_shape(tuple(sample_shape)), ndf, d_norm)
+
+    def build_generator(self, sample_shape: tuple[int, ...], width: int) -> nn.Module:
+        """G for one sample shape; entries with their papers' own networks return those."""
+        return standard_generator(self.latent_dim, sample_shape, width)
 
     def build_discriminator(self, input_shape: tuple[int, ...], width: int, norm: str) -> nn.Module:
         """D for one (packed) input; energy-based entries return an autoencoder instead."""

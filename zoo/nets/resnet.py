@@ -111,12 +111,13 @@ def attention_index(resolutions: Sequence[int], attention_resolution: int | None
 
 
 class GBlock(nn.Module):
-    """ResBlock up (SNGAN Fig. 8a; BigGAN Fig. 15b). ``norm(channels)`` builds its two batch norms."""
+    """ResBlock up (SNGAN Fig. 8a; BigGAN Fig. 15b). ``norm(channels)`` builds its two batch norms; ``conv1_bias``:
+    whether the first conv has a bias (not in WGAN-GP's 64 px ResNet)."""
 
-    def __init__(self, in_channels: int, out_channels: int, norm: NormFactory, layers: Layers):
+    def __init__(self, in_channels: int, out_channels: int, norm: NormFactory, layers: Layers, conv1_bias: bool = True):
         super().__init__()
         self.bn1, self.bn2 = norm(in_channels), norm(out_channels)
-        self.conv1 = layers.conv(in_channels, out_channels, 3, gain=RESIDUAL_GAIN)
+        self.conv1 = layers.conv(in_channels, out_channels, 3, gain=RESIDUAL_GAIN, bias=conv1_bias)
         self.conv2 = layers.conv(out_channels, out_channels, 3, gain=RESIDUAL_GAIN)
         self.shortcut = layers.conv(in_channels, out_channels, 1)
 
@@ -127,17 +128,27 @@ class GBlock(nn.Module):
 
 
 class DBlock(nn.Module):
-    """ResBlock down (SNGAN Fig. 8b; BigGAN Fig. 15c); ``first`` makes it the optimized first block."""
+    """ResBlock down (SNGAN Fig. 8b; BigGAN Fig. 15c); ``first`` makes it the optimized first block. ``norm``
+    (WGAN-GP's 64 px critic: layer norm) normalizes the input of each ReLU, and then the first conv has no bias."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, downsample: bool, layers: Layers, wide: bool, first: bool = False
+        self,
+        in_channels: int,
+        out_channels: int,
+        downsample: bool,
+        layers: Layers,
+        wide: bool,
+        first: bool = False,
+        norm: Callable[[int], nn.Module] | None = None,
     ):
         super().__init__()
         if first and not downsample:
             raise ZooError("the discriminator's first (optimized) block always downsamples")
         hidden = out_channels if wide or first else in_channels
         self.downsample, self.first = downsample, first
-        self.conv1 = layers.conv(in_channels, hidden, 3, gain=RESIDUAL_GAIN)
+        self.norm1 = norm(in_channels) if norm is not None else nn.Identity()
+        self.norm2 = norm(hidden) if norm is not None else nn.Identity()
+        self.conv1 = layers.conv(in_channels, hidden, 3, gain=RESIDUAL_GAIN, bias=norm is None)
         self.conv2 = layers.conv(hidden, out_channels, 3, gain=RESIDUAL_GAIN)
         learnable = downsample or in_channels != out_channels
         self.shortcut = layers.conv(in_channels, out_channels, 1) if learnable else None
@@ -146,7 +157,7 @@ class DBlock(nn.Module):
         return F.avg_pool2d(x, 2) if self.downsample else x
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.conv2(F.relu(self.conv1(x if self.first else F.relu(x))))
+        h = self.conv2(F.relu(self.norm2(self.conv1(x if self.first else F.relu(self.norm1(x))))))
         if self.first:
             return self.pool(h) + self.shortcut(self.pool(x))
         skip = x if self.shortcut is None else self.pool(self.shortcut(x))
@@ -157,7 +168,7 @@ class ResNetGenerator(nn.Module):
     """z -> linear -> ``channels[0]`` x bottom x bottom -> one up block per further entry of ``channels`` (each
     doubling the size) -> BN, ReLU, 3x3 conv, tanh; a self-attention block after the block whose output is
     ``attention_resolution`` px. ``forward(z, y)`` gives every block the condition ``y`` (None: unconditional);
-    subclasses change what z and the blocks receive through ``block_inputs``."""
+    subclasses change what z and the blocks receive through ``block_inputs``. ``conv1_bias``: see ``GBlock``."""
 
     def __init__(
         self,
@@ -168,12 +179,13 @@ class ResNetGenerator(nn.Module):
         layers: Layers,
         norm: NormFactory,
         attention_resolution: int | None = None,
+        conv1_bias: bool = True,
     ):
         super().__init__()
         self.bottom = bottom
         self.linear = layers.linear(linear_features, channels[0] * bottom * bottom)
         pairs = list(itertools.pairwise(channels))
-        self.blocks = nn.ModuleList(GBlock(c_in, c_out, norm, layers) for c_in, c_out in pairs)
+        self.blocks = nn.ModuleList(GBlock(c_in, c_out, norm, layers, conv1_bias) for c_in, c_out in pairs)
         resolutions = [bottom * 2 ** (i + 1) for i in range(len(pairs))]
         self.attention_after = attention_index(resolutions, attention_resolution, "generator")
         if self.attention_after is not None:
@@ -198,8 +210,9 @@ class ResNetGenerator(nn.Module):
 
 class ResNetDiscriminator(nn.Module):
     """One down block per entry of ``channels`` (the first the optimized block), a self-attention block after
-    the first block whose output is ``attention_resolution`` px, ReLU, global sum pooling and the projection
-    head (a plain linear output without ``num_classes``; ``head_bias``: whether that linear layer has a bias)."""
+    the first block whose output is ``attention_resolution`` px, ReLU, global sum pooling (``pooling="mean"``:
+    average pooling, as WGAN-GP's CIFAR-10 critic) and the projection head (a plain linear output without
+    ``num_classes``; ``head_bias``: whether that linear layer has a bias)."""
 
     def __init__(
         self,
@@ -212,6 +225,7 @@ class ResNetDiscriminator(nn.Module):
         num_classes: int | None = None,
         attention_resolution: int | None = None,
         head_bias: bool = True,
+        pooling: str = "sum",
     ):
         super().__init__()
         inputs = [image_channels, *channels[:-1]]
@@ -226,6 +240,9 @@ class ResNetDiscriminator(nn.Module):
         self.attention_after = attention_index(resolutions, attention_resolution, "discriminator")
         if self.attention_after is not None:
             self.attention = SelfAttention(channels[self.attention_after], layers)
+        if pooling not in ("sum", "mean"):
+            raise ZooError(f"unknown pooling '{pooling}'; choose sum or mean")
+        self.pooling = pooling
         self.head = ProjectionHead(channels[-1], num_classes, layers, head_bias)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
@@ -234,4 +251,5 @@ class ResNetDiscriminator(nn.Module):
             h = block(h)
             if i == self.attention_after:
                 h = self.attention(h)
-        return self.head(F.relu(h).sum(dim=(2, 3)), y)
+        h = F.relu(h)
+        return self.head(h.sum(dim=(2, 3)) if self.pooling == "sum" else h.mean(dim=(2, 3)), y)
