@@ -137,7 +137,7 @@ class StyleGAN2(GANModule):
             gpus: the GPU count ``auto`` derives its values from (ADA's --gpus).
             latent_dim: size of z (512).
             w_dim: size of w (512).
-            mapping_layers: depth of the mapping network (preset: 8, or 2 for auto and cifar).
+            mapping_layers: depth of G's mapping network (preset: 8, or 2 for auto and cifar); D's has 8.
             channel_base: widths are min(channel_base / res, channel_max) (preset: fmaps * 32768).
             channel_max: the widest layer (512).
             mbstd_group: minibatch stddev group size (preset).
@@ -183,8 +183,8 @@ class StyleGAN2(GANModule):
         self.generator = Generator(
             latent_dim, w_dim, resolution, channels, channel_base, channel_max, spec.map, self.num_classes
         )
-        self.discriminator = Discriminator(
-            resolution, channels, channel_base, channel_max, spec.mbstd, self.num_classes, spec.map, spec.d_residual
+        self.discriminator = Discriminator(  # D's class mapping keeps 8 layers: ADA's ``map`` is G's only
+            resolution, channels, channel_base, channel_max, spec.mbstd, self.num_classes, residual=spec.d_residual
         )
 
     # ------------------------------------------------------------------------------------ generation

@@ -8,11 +8,15 @@ conditioning and the width rule of StyleGAN2-ADA (Karras et al. 2020, arXiv 2006
   architecture (Fig. 7): rgb = upsample(rgb) + torgb(x). No progressive growing.
 - ``Discriminator``: the "residual" architecture: fromRGB at full resolution, per resolution two 3x3 convs and a
   1x1 skip, both downsampling, summed and scaled by sqrt(1/2); then minibatch stddev, a conv, two FC layers.
-  Conditional D projects the output features on a mapped class embedding (ADA's cmap).
+  Conditional D projects the output features on a class embedding mapped through its own 8-layer mapping
+  network (ADA's cmap; the ``map`` option of ADA's train.py is G's only).
 
 Widths: min(channel_base / resolution, channel_max) channels at each resolution (32768 and 512 in config F).
-Resampling filters before (up) or after (down) a stride-1 conv rather than inside a strided one as the authors'
-fused kernels do: the same [1, 3, 3, 1] anti-aliasing, with the conv at the lower resolution in D.
+The networks compute NVlabs' stylegan2-ada-pytorch functions (training/networks.py: ``MappingNetwork``,
+``SynthesisNetwork``, ``Discriminator`` with architectures "skip" and "resnet"/"orig"), resampling as its
+``conv2d_resample`` does: G's upsampling convs are stride-2 transposed convs followed by the [1, 3, 3, 1] filter,
+D's downsampling 3x3 convs filter first and then run at stride 2; the parameter tensors are NVlabs' (an importer
+maps their names: zoo/importers/nvlabs.py).
 """
 
 from __future__ import annotations
@@ -211,22 +215,35 @@ def _conv(in_channels: int, out_channels: int, kernel_size: int, bias: bool = Tr
     return EqualizedConv2d(in_channels, out_channels, kernel_size, bias=bias)
 
 
+class DownsamplingConv2d(EqualizedConv2d):
+    """An equalized 3x3 conv to half the resolution: NVlabs' ``Conv2dLayer(down=2)``, the [1, 3, 3, 1] filter
+    with 2 pixels of padding, then the conv at stride 2 (``FIRFilter.downsample_conv3x3``)."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__(in_channels, out_channels, 3)
+        self.resample = FIRFilter()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.resample.downsample_conv3x3(x, self.weight * self.scale, self.bias)
+
+
 class DiscriminatorBlock(nn.Module):
-    """One resolution of D: (fromRGB,) 3x3 conv, downsampling 3x3 conv, plus with ``residual`` a downsampling
-    1x1 skip without bias; the sum is scaled by sqrt(1/2) (Fig. 7c). ``residual`` False is ADA's "orig"."""
+    """One resolution of D (NVlabs' ``DiscriminatorBlock``): (fromRGB,) 3x3 conv, downsampling 3x3 conv, plus
+    with ``residual`` a 1x1 skip without bias on the filtered, downsampled input; the sum is scaled by sqrt(1/2)
+    (Fig. 7c). ``residual`` False is ADA's "orig"."""
 
     def __init__(self, in_channels: int, out_channels: int, image_channels: int | None, residual: bool):
         super().__init__()
         self.fromrgb = _conv(image_channels, in_channels, 1) if image_channels is not None else None
         self.conv0 = _conv(in_channels, in_channels, 3)
-        self.conv1 = _conv(in_channels, out_channels, 3)
+        self.conv1 = DownsamplingConv2d(in_channels, out_channels)
         self.skip = _conv(in_channels, out_channels, 1, bias=False) if residual else None
-        self.resample = FIRFilter()
+        self.resample = FIRFilter() if residual else None
 
     def forward(self, x: Tensor) -> Tensor:
         if self.fromrgb is not None:
             x = leaky_relu_gain(self.fromrgb(x))
-        h = self.conv1(self.resample.downsample(leaky_relu_gain(self.conv0(x))))
+        h = self.conv1(leaky_relu_gain(self.conv0(x)))
         if self.skip is None:
             return leaky_relu_gain(h)
         gain = math.sqrt(0.5)

@@ -31,9 +31,10 @@ def leaky_relu_gain(x: Tensor, gain: float = 1.0) -> Tensor:
 
 class FIRFilter(nn.Module):
     """The separable [1, 3, 3, 1] low-pass filter (App. B), normalized to unit sum, applied per channel with a
-    depthwise ``F.conv2d``. Upsampling by 2 inserts zeros and filters with gain 4 (a transposed depthwise conv
-    of stride 2): bilinear interpolation, zero-padded at the borders; downsampling filters and keeps every
-    second pixel. Both are ``upfirdn2d`` of the authors' code with its padding, written as plain convolutions."""
+    depthwise ``F.conv2d``: NVlabs' ``upfirdn2d`` (torch_utils/ops/upfirdn2d.py) with its paddings, and the
+    resampling convolutions of its ``conv2d_resample`` (torch_utils/ops/conv2d_resample.py), written as plain
+    convolutions. Upsampling by 2 inserts zeros and filters with gain 4 (bilinear interpolation, zero-padded at
+    the borders); downsampling filters and keeps every second pixel."""
 
     def __init__(self, taps: tuple[float, ...] = (1.0, 3.0, 3.0, 1.0)):
         super().__init__()
@@ -45,53 +46,98 @@ class FIRFilter(nn.Module):
         c = x.shape[1]
         return (self.kernel * gain).to(x.dtype).expand(c, 1, *self.kernel.shape)
 
-    def blur(self, x: Tensor, padding: int) -> Tensor:
+    def blur(self, x: Tensor, padding: int, gain: float = 1.0) -> Tensor:
         """The filter at stride 1 with ``padding`` zeros on every side (size grows by 2 * padding - 3)."""
-        return F.conv2d(F.pad(x, [padding] * 4), self._depthwise(x), groups=x.shape[1])
+        return F.conv2d(F.pad(x, [padding] * 4), self._depthwise(x, gain), groups=x.shape[1])
 
     def upsample(self, x: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N, C, 2H, 2W)."""
+        """(N, C, H, W) -> (N, C, 2H, 2W): ``upfirdn2d.upsample2d`` (zeros inserted, padding 2 before and 1 after,
+        gain 4), as a transposed depthwise conv of stride 2."""
         return F.conv_transpose2d(x, self._depthwise(x, gain=4.0), stride=2, padding=1, groups=x.shape[1])
 
     def downsample(self, x: Tensor) -> Tensor:
-        """(N, C, H, W) -> (N, C, H/2, W/2)."""
+        """(N, C, H, W) -> (N, C, H/2, W/2): ``upfirdn2d.downsample2d`` (padding 1, every second pixel)."""
         return F.conv2d(x, self._depthwise(x), stride=2, padding=1, groups=x.shape[1])
+
+    def upsample_conv3x3(self, x: Tensor, weight: Tensor, groups: int = 1) -> Tensor:
+        """A 3x3 conv at twice the resolution, (N, C, H, W) -> (N, O, 2H, 2W), as ``conv2d_resample(up=2,
+        padding=1)`` runs it for NVlabs' ``SynthesisLayer``: a stride-2 transposed conv of the weight (O, C/groups,
+        3, 3), unflipped, at the low resolution, then the filter with gain 4 and 1 pixel of padding."""
+        out_channels, in_per_group = weight.shape[:2]
+        weight = weight.reshape(groups, out_channels // groups, in_per_group, 3, 3).transpose(1, 2)
+        x = F.conv_transpose2d(x, weight.reshape(groups * in_per_group, -1, 3, 3), stride=2, groups=groups)
+        return self.blur(x, padding=1, gain=4.0)
+
+    def downsample_conv3x3(self, x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """A 3x3 conv to half the resolution, (N, C, H, W) -> (N, O, H/2, W/2), as ``conv2d_resample(down=2,
+        padding=1)`` runs it for NVlabs' D: the filter with 2 pixels of padding, then a stride-2 conv."""
+        return F.conv2d(self.blur(x, padding=2), weight, bias, stride=2)
 
 
 class ModulatedConv2d(nn.Module):
-    """A 3x3 (or 1x1) convolution whose weights every sample scales by its style (Sec. 2.2):
+    """A 3x3 (or 1x1) convolution whose weights every sample scales by its style (Sec. 2.2), NVlabs'
+    ``modulated_conv2d`` (training/networks.py):
 
     s = A(w) (an equalized affine layer, bias initialized to 1), w'_ijk = s_i * w_ijk (Eq. 1), and with
     ``demodulate`` w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + 1e-8) (Eq. 3), so each output channel j keeps unit
-    L2 norm. The per-sample weights run as one grouped convolution (groups = batch size), as the paper's
-    implementation note says. ``up`` doubles the resolution first with the FIR filter (upsample, then conv).
+    L2 norm. As in NVlabs' ``SynthesisLayer`` the demodulated conv's weight has no equalized scale (demodulation
+    normalizes it); the ToRGB conv (``ToRGBLayer``) scales its styles by 1 / sqrt(fan_in) instead.
+
+    Two equal ways to run it (``fused``; default as NVlabs' ``SynthesisBlock``: fused in eval mode in float32):
+    fused, the per-sample weights as one grouped convolution (groups = batch size, the paper's implementation
+    note); un-fused, the input scaled by the styles, one ordinary convolution with the shared weight over the
+    batch, and the output scaled by the demodulation coefficients. ``up`` doubles the resolution inside the conv
+    (``FIRFilter.upsample_conv3x3``: transposed conv, then the filter).
     """
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int, demodulate: bool = True, up=False
     ):
         super().__init__()
+        if up and kernel_size != 3:
+            raise ZooError(f"an upsampling modulated conv is 3x3, got kernel_size {kernel_size}")
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.scale = 1 / math.sqrt(in_channels * kernel_size * kernel_size)  # equalized lr, gain 1
+        self.style_gain = 1.0 if demodulate else 1 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.demodulate, self.padding = demodulate, kernel_size // 2
         self.resample = FIRFilter() if up else None
 
+    def styles(self, w: Tensor) -> Tensor:
+        """s = A(w), (N, in), times ToRGB's 1 / sqrt(fan_in)."""
+        styles = self.affine(w)
+        return styles if self.style_gain == 1 else styles * self.style_gain
+
+    def _modulate(self, styles: Tensor) -> tuple[Tensor, Tensor | None]:
+        """The (N, out, in, k, k) modulated weights (Eq. 1) and the (N, out) demodulation coefficients (Eq. 3;
+        None without demodulation)."""
+        weight = self.weight[None] * styles[:, None, :, None, None]
+        if not self.demodulate:
+            return weight, None
+        return weight, torch.rsqrt(weight.square().sum(dim=(2, 3, 4)) + 1e-8)
+
     def effective_weight(self, w: Tensor) -> Tensor:
         """The (N, out, in, k, k) weights sample n convolves with: Eq. 1, then Eq. 3 when demodulating."""
-        styles = self.affine(w)
-        weight = self.weight * self.scale * styles[:, None, :, None, None]
-        if self.demodulate:
-            weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
-        return weight
+        weight, dcoefs = self._modulate(self.styles(w))
+        return weight if dcoefs is None else weight * dcoefs[:, :, None, None, None]
 
-    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+    def _conv(self, x: Tensor, weight: Tensor, groups: int) -> Tensor:
         if self.resample is not None:
-            x = self.resample.upsample(x)
-        n, _, h, width = x.shape
-        weight = self.effective_weight(w).to(x.dtype)
-        out = F.conv2d(x.reshape(1, -1, h, width), weight.flatten(0, 1), padding=self.padding, groups=n)
-        return out.reshape(n, -1, *out.shape[2:])
+            return self.resample.upsample_conv3x3(x, weight, groups)
+        return F.conv2d(x, weight, padding=self.padding, groups=groups)
+
+    def forward(self, x: Tensor, w: Tensor, fused: bool | None = None) -> Tensor:
+        if fused is None:
+            fused = not self.training and (x.dtype == torch.float32 or x.shape[0] == 1)
+        if fused:
+            n = x.shape[0]
+            weight = self.effective_weight(w).to(x.dtype)
+            out = self._conv(x.reshape(1, -1, *x.shape[2:]), weight.flatten(0, 1), groups=n)
+            return out.reshape(n, -1, *out.shape[2:])
+        styles = self.styles(w)
+        out = self._conv(x * styles.to(x.dtype)[:, :, None, None], self.weight.to(x.dtype), groups=1)
+        if not self.demodulate:
+            return out
+        return out * self._modulate(styles)[1].to(x.dtype)[:, :, None, None]
 
 
 class NoiseInjection(nn.Module):
