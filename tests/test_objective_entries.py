@@ -224,6 +224,23 @@ def test_began_k_stays_in_zero_one_while_training_and_is_checkpointed():
     assert "k" in model.state_dict()
 
 
+def test_began_networks_are_fig_1_s_with_the_reference_parameter_counts():
+    model = get_model("began")(sample_shape=(3, 64, 64))
+    # carpedm20/BEGAN-tensorflow's models.py at 64 px, conv_hidden_num 128, z_num 64
+    assert (count(model.generator), count(model.discriminator)) == (1_716_611, 13_405_379)
+    convs = [m for m in model.discriminator.encoder.modules() if isinstance(m, nn.Conv2d)]
+    assert sorted({c.out_channels for c in convs}) == [128, 256, 384, 512]  # n, 2n, 3n, 4n
+    assert {c.kernel_size for c in convs} == {(3, 3)}
+    modules = [*model.generator.modules(), *model.discriminator.modules()]
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.Tanh)) for m in modules)
+    assert any(isinstance(m, nn.ELU) for m in model.generator.modules())
+    assert model.generator.linear.out_features == 8 * 8 * 128
+    z = torch.randn(2, 64)
+    assert model.generator(z).shape == (2, 3, 64, 64) and model.discriminate(model.generator(z), None).shape == (2,)
+    dcgan = get_model("began")(architecture="dcgan", sample_shape=(3, 64, 64))
+    assert any(isinstance(m, nn.BatchNorm2d) for m in dcgan.generator.modules())
+
+
 # ------------------------------------------------------------------------------------- Improved GAN
 
 

@@ -7,8 +7,12 @@ import torch
 from torch import Tensor, nn
 
 from zoo.errors import ZooError
-from zoo.nets.autoencoder import autoencoder_discriminator
+from zoo.nets.autoencoder import AutoencoderDiscriminator, autoencoder_discriminator
+from zoo.nets.began import BEGANDecoder, BEGANEncoder
+from zoo.nets.standard import data_kind
 from zoo.standard import StandardGAN
+
+ARCHITECTURES = ("began", "dcgan")
 
 
 class BEGAN(StandardGAN):
@@ -18,7 +22,12 @@ class BEGAN(StandardGAN):
     k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1) (Eq. 4), k_0 = 0. The convergence measure
     M_global = L(x) + |gamma L(x) - L(G(z))| (Sec. 3.4.1) is logged as ``began/m_global`` beside ``began/k``.
     Defaults of the paper: gamma 0.5, lambda_k 0.001, Adam lr 1e-4, code and z of 64 dims, no batch norm.
-    The autoencoder uses DCGAN's layers rather than the paper's ELU / nearest-upsampling blocks.
+
+    Networks (``architecture``): ``began`` (default), Fig. 1's ELU / nearest-upsampling autoencoder and a G of
+    the decoder's layout, n = 128 (zoo/nets/began.py; at 64 px G 1,716,611 / D 13,405,379 parameters, as
+    carpedm20/BEGAN-tensorflow's models.py builds them); ``dcgan``, DCGAN's layers as the encoder and decoder (the
+    decoder without tanh, G with it, batch norm in G and the decoder, ``d_norm`` in the encoder). 2D points
+    train on MLPs either way.
     """
 
     def __init__(
@@ -26,6 +35,9 @@ class BEGAN(StandardGAN):
         gamma: float = 0.5,
         lambda_k: float = 0.001,
         code_dim: int = 64,
+        architecture: str = "began",
+        ngf: int | None = None,
+        ndf: int | None = None,
         objective: str | None = None,
         latent_dim: int = 64,
         g_lr: float = 1e-4,
@@ -38,20 +50,49 @@ class BEGAN(StandardGAN):
             gamma: diversity ratio E[L(G(z))] / E[L(x)] that the control keeps (Eq. 3).
             lambda_k: proportional gain of the k update.
             code_dim: size of the autoencoder's code (h in the paper).
+            architecture: began (Fig. 1) or dcgan (DCGAN's layers).
+            ngf: generator width (None: n = 128 for began, 64 for dcgan).
+            ndf: discriminator width (None: n = 128 for began, 64 for dcgan).
             objective: must stay None: BEGAN's losses are its own.
         """
         if objective is not None:
             raise ZooError("began trains on its own equilibrium losses; --model.objective does not apply to it")
         if not 0 < gamma <= 1:
             raise ZooError(f"gamma must be in (0, 1], got {gamma}")
-        self.code_dim = code_dim
-        super().__init__(objective=None, latent_dim=latent_dim, g_lr=g_lr, d_lr=d_lr, d_norm=d_norm, **kwargs)
+        if architecture not in ARCHITECTURES:
+            raise ZooError(f"unknown BEGAN architecture '{architecture}'; choose one of: {', '.join(ARCHITECTURES)}")
+        self.code_dim, self.architecture = code_dim, architecture
+        width = 128 if architecture == "began" else 64
+        super().__init__(
+            objective=None,
+            latent_dim=latent_dim,
+            g_lr=g_lr,
+            d_lr=d_lr,
+            ngf=width if ngf is None else ngf,
+            ndf=width if ndf is None else ndf,
+            d_norm=d_norm,
+            **kwargs,
+        )
         self.gamma, self.lambda_k = gamma, lambda_k
         self.register_buffer("k", torch.zeros(()))
         self._balance: Tensor | None = None
 
+    def uses_paper_networks(self, shape: tuple[int, ...]) -> bool:
+        return self.architecture == "began" and data_kind(shape) == "image"
+
+    def build_generator(self, sample_shape: tuple[int, ...], width: int) -> nn.Module:
+        if not self.uses_paper_networks(sample_shape):
+            return super().build_generator(sample_shape, width)
+        return BEGANDecoder(self.latent_dim, sample_shape[1], sample_shape[0], width)
+
     def build_discriminator(self, input_shape: tuple[int, ...], width: int, norm: str) -> nn.Module:
-        return autoencoder_discriminator(input_shape, width, self.code_dim, norm)
+        if not self.uses_paper_networks(input_shape):
+            return autoencoder_discriminator(input_shape, width, self.code_dim, norm)
+        channels, resolution = input_shape[0], input_shape[1]
+        return AutoencoderDiscriminator(
+            BEGANEncoder(resolution, channels, width, self.code_dim),
+            BEGANDecoder(self.code_dim, resolution, channels, width),
+        )
 
     def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:
         """L(x): the per-sample mean absolute reconstruction error."""
