@@ -44,6 +44,7 @@ SOURCES = {
     "dcgan-examples": "zoo.importers.dcgan_examples",
     "cyclegan": "zoo.importers.cyclegan",
     "stargan": "zoo.importers.stargan",
+    "nvlabs": "zoo.importers.nvlabs",
 }
 
 
