@@ -22,7 +22,7 @@ from zoo.errors import ZooError
 
 ROOT = Path(__file__).resolve().parent
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
-COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "evaluate", "prepare", "models")
+COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "evaluate", "prepare", "import", "models")
 USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [options]
        python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR] [--npz] [--individual]
                             [--interpolate slerp|linear] [--truncations none,1,0.7] [--classes 0,1,2]
@@ -30,8 +30,10 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
                             [--truncation_cutoff N] [--noise_mode random|const|none] [--space z|w]
                             [--style_mix 1,2:3,4 --mix_layers coarse|middle|fine|A-B]
                             [--input DIR [--direction a_to_b|b_to_a] [--target NAME,NAME]]   (cyclegan, stargan)
+                            [--latents FILE.npy [--labels FILE.npy]]
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]      (or: prepare --list | --clean)
+       python cli.py import [--from SOURCE] --ckpt_path FILE --out zoo.ckpt   (the authors' checkpoints, zoo/importers)
        python cli.py models
 
 Add --help after a model (python cli.py fit --model dcgan --help) for every option,
@@ -68,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             return evaluate_command(argv[1:])
         if argv[0] == "prepare":
             return prepare_command(argv[1:])
+        if argv[0] == "import":
+            return import_command(argv[1:])
         if argv[0] not in LIGHTNING_SUBCOMMANDS:
             raise ZooError(f"unknown command '{argv[0]}'; choose one of: {', '.join(COMMANDS)}")
         run_lightning(argv)
@@ -228,6 +232,38 @@ def prepare_command(argv: list[str]) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------ import
+
+
+def import_command(argv: list[str]) -> int:
+    """Converts a checkpoint written by the authors' code into a zoo checkpoint; see zoo/importers."""
+    from zoo.importers import SOURCES, build, import_checkpoint, write_checkpoint
+
+    parser = argparse.ArgumentParser(
+        prog="python cli.py import",
+        description="Convert a checkpoint written by the authors' code into a GAN Zoo checkpoint that sample, "
+        "evaluate and fit --ckpt_path (fine-tuning from step 0) accept. sample and evaluate also take the "
+        "authors' file directly.",
+    )
+    parser.add_argument(
+        "--from", dest="source", default=None, metavar="SOURCE",
+        help=f"the code that wrote the file: {', '.join(SOURCES)} (default: detected from the file names)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ckpt_path", required=True,
+        help="one of the checkpoint's files (its siblings, e.g. netD beside netG, are found in the same folder) "
+        "or their folder (the newest checkpoint there)",
+    )  # fmt: skip
+    parser.add_argument("--out", required=True, help="the zoo checkpoint to write")
+    args = parser.parse_args(argv)
+    imported = import_checkpoint(args.source, args.ckpt_path)
+    model = build(imported)
+    out = write_checkpoint(imported, args.out)
+    g, d = (sum(p.numel() for p in net.parameters()) for net in (model.generator, model.discriminator))
+    print(f"{imported.model} ({g:,} G / {d:,} D parameters) from {args.ckpt_path} -> {out}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ sample
 
 
@@ -305,6 +341,14 @@ def sample_command(argv: list[str]) -> int:
         "--target", default=None, metavar="NAMES",
         help="stargan: the target domains set for every --input image (the others cleared), e.g. Blond_Hair,Young",
     )  # fmt: skip
+    parser.add_argument(
+        "--latents", default=None, metavar="FILE.npy",
+        help="render these latents, one per row, in order: grid.png, the PNGs and the .npz show exactly them "
+        "(--num_samples is their count)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--labels", default=None, metavar="FILE.npy", help="with --latents: one int class per latent (conditional)"
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -323,6 +367,8 @@ def sample_command(argv: list[str]) -> int:
 
     if min(args.num_samples, args.batch_size, args.columns) < 1:
         raise ZooError("--num_samples, --batch_size and --columns must be >= 1")
+    if args.labels and not args.latents:
+        raise ZooError("--labels gives the classes of --latents, one per row: add --latents FILE.npy")
     truncations = comma_list("truncations", lambda v: None if v == "none" else float(v), "none,1.0,0.7,0.5")
     classes = comma_list("classes", int, "0,1,2")
     mix_seeds = style_sampling.seed_lists(args.style_mix) if args.style_mix else None
@@ -340,9 +386,12 @@ def sample_command(argv: list[str]) -> int:
     if getattr(model, "translates_images", False) or args.input:
         return translate_command(model, args, out_dir)
     seed, truncation = args.seed, args.truncation
+    inputs = sampling.load_inputs(model, args.latents, args.labels) if args.latents else None
+    if inputs is not None:
+        args.num_samples = len(inputs[0])
     pictures = {}  # file name -> (samples, images per row)
     if args.grid:
-        grid = sampling.grid_samples(model, args.num_samples, args.batch_size, seed, truncation, style)
+        grid = sampling.grid_samples(model, args.num_samples, args.batch_size, seed, truncation, style, inputs)
         pictures["grid.png"] = (grid, args.nrow)
     if args.interpolate and args.space == "w":
         if args.interpolate != "linear":
@@ -372,8 +421,9 @@ def sample_command(argv: list[str]) -> int:
         save_image(sample_picture(samples, nrow), out_dir / name)
     if args.individual or args.npz:
         sampling.dump(
-            model, out_dir, args.num_samples, args.npz, args.individual, args.batch_size, seed, truncation, style
-        )
+            model, out_dir, args.num_samples, args.npz, args.individual, args.batch_size, seed, truncation, style,
+            inputs,
+        )  # fmt: skip
     written = [*pictures, *(["samples.npz"] if args.npz else []), *(["000000.png ..."] if args.individual else [])]
     ema = " (EMA generator)" if model.generator_ema is not None else ""
     print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg{ema}: {', '.join(written)} -> {out_dir}")
@@ -383,7 +433,7 @@ def sample_command(argv: list[str]) -> int:
 #: sample options that act on latents, which an image-to-image model does not have
 LATENT_SAMPLING_FLAGS = (
     "truncation", "truncation_cutoff", "noise_mode", "npz", "individual", "interpolate", "truncations", "classes",
-    "vary_code", "style_mix",
+    "vary_code", "style_mix", "latents", "labels",
 )  # fmt: skip
 
 

@@ -86,11 +86,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def load_gan(path: str | os.PathLike, expected_model: str | None = None):
     """Rebuilds the GAN stored in a GAN Zoo checkpoint (its registered class, its hyperparameters,
     its weights and training progress) without unpickling any code. A checkpoint trained with the EMA
-    callback also restores ``generator_ema``, which sampling then uses."""
+    callback also restores ``generator_ema``, which sampling then uses. A file that is not a zoo checkpoint
+    but one of the authors' own (``netG_epoch_0.pth``, ``latest_net_G_A.pth`` ...) is imported when a source of
+    zoo/importers recognizes it."""
     from callbacks.ema import EMA_PREFIX, frozen_copy
     from zoo import get_model
+    from zoo.importers import detect_source, import_checkpoint, to_checkpoint
 
-    checkpoint = read_checkpoint(path)
+    try:
+        checkpoint = read_checkpoint(path)
+    except ZooError:
+        if (source := detect_source(path)) is None:
+            raise
+        checkpoint = to_checkpoint(import_checkpoint(source, path))
     stored = checkpoint.get("zoo_model")
     if stored is None:
         raise ZooError(f"{path} was not written by GAN Zoo (it has no zoo_model entry)")

@@ -9,15 +9,22 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+import cli
+from callbacks import load_gan
+from metrics.resize import to_uint8
+from tests.conftest import run_cli
+from zoo.cgan import CGAN
 from zoo.errors import ZooError
-from zoo.importers import build, import_checkpoint
+from zoo.importers import Imported, build, import_checkpoint, write_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT.parent / "shared" / "reference"
-pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no reference fixtures at {REFERENCE}")
+needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no reference fixtures at {REFERENCE}")
 
 
 def fixture(source: str) -> tuple[Path, dict]:
@@ -64,6 +71,7 @@ def dcgan_outputs(model, io: dict) -> dict[str, torch.Tensor]:
     return outputs
 
 
+@needs_reference
 def test_dcgan_examples_computes_their_images_logits_and_running_stats():
     folder, io = fixture("dcgan-examples")
     imported = import_checkpoint("dcgan-examples", folder / "netG_epoch_0.pth")
@@ -77,6 +85,7 @@ def test_dcgan_examples_computes_their_images_logits_and_running_stats():
         assert_close(actual, expected[key])
 
 
+@needs_reference
 def test_dcgan_examples_with_two_tensors_swapped_does_not_match(tmp_path):
     folder, io = fixture("dcgan-examples")
     path = swapped_copy(folder, tmp_path, "netG_epoch_0.pth", "main.4.running_mean", "main.4.bias")
@@ -101,6 +110,7 @@ def cyclegan_outputs(model, io: dict) -> dict[str, torch.Tensor]:
     }
 
 
+@needs_reference
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_cyclegan_computes_their_translations_and_patch_logits(mode):
     folder, io = fixture("cyclegan")
@@ -113,6 +123,7 @@ def test_cyclegan_computes_their_translations_and_patch_logits(mode):
         assert_close(actual, io[key])
 
 
+@needs_reference
 def test_cyclegan_with_the_generators_swapped_does_not_match(tmp_path):
     folder, io = fixture("cyclegan")
     copy = tmp_path / "cyclegan"
@@ -142,6 +153,7 @@ def stargan_outputs(model, io: dict, mode: str) -> dict[str, torch.Tensor]:
     }
 
 
+@needs_reference
 @pytest.mark.parametrize("mode", ["eval", "train"])
 def test_stargan_computes_their_translations_and_both_heads(mode):
     folder, io = fixture("stargan")
@@ -157,6 +169,7 @@ def test_stargan_computes_their_translations_and_both_heads(mode):
         assert_close(actual, io[key])
 
 
+@needs_reference
 def test_stargan_with_two_tensors_swapped_does_not_match(tmp_path):
     folder, io = fixture("stargan")
     path = swapped_copy(folder, tmp_path, "10000-G.ckpt", "main.9.main.0.weight", "main.10.main.0.weight")
@@ -167,6 +180,7 @@ def test_stargan_with_two_tensors_swapped_does_not_match(tmp_path):
 # ---------------------------------------------------------------------------------------------- the errors
 
 
+@needs_reference
 def test_import_errors_name_the_fix(tmp_path):
     folder = REFERENCE / "dcgan-examples"
     (tmp_path / "netG_epoch_3.pth").write_bytes((folder / "netG_epoch_0.pth").read_bytes())
@@ -182,3 +196,88 @@ def test_import_errors_name_the_fix(tmp_path):
         shutil.copytree(REFERENCE / "cyclegan", copy)
         shutil.copy(copy / "latest_net_G_A.pth", copy / "latest_net_D_B.pth")
         import_checkpoint("cyclegan", copy)
+
+
+# ------------------------------------------------------------------------------------------ the command line
+
+
+def npz_images(folder: Path) -> np.ndarray:
+    with np.load(folder / "samples.npz") as npz:
+        return npz["arr_0"]
+
+
+@needs_reference
+def test_cli_imports_then_samples_their_latents_into_their_images(tmp_path, capsys):
+    folder, io = fixture("dcgan-examples")
+    out = tmp_path / "imported" / "dcgan.ckpt"
+    assert cli.main(["import", "--ckpt_path", str(folder / "netG_epoch_0.pth"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"dcgan (146,032 G / 44,640 D parameters) from {folder / 'netG_epoch_0.pth'} -> {out}" in printed
+    assert [p.name for p in out.parent.iterdir()] == ["dcgan.ckpt"]  # no temporary left beside it
+    latents = tmp_path / "z.npy"
+    np.save(latents, io["z"].numpy())  # their (8, 100, 1, 1)
+    expected = to_uint8(io["img_eval"]).permute(0, 2, 3, 1).numpy()
+    for ckpt in (out, folder / "netG_epoch_0.pth"):  # the zoo checkpoint, and their file directly
+        target = tmp_path / ckpt.stem
+        argv = ["sample", "--ckpt_path", str(ckpt), "--latents", str(latents), "--out_dir", str(target), "--npz"]
+        assert cli.main([*argv, "--batch_size", "3", "--nrow", "8"]) == 0, capsys.readouterr().err
+        images = npz_images(target)
+        assert images.shape == (8, 64, 64, 3) and np.abs(images.astype(int) - expected).max() <= 1
+        grid = np.asarray(Image.open(target / "grid.png").convert("RGB"))
+        assert grid.shape == (2 + 66, 2 + 8 * 66, 3)  # exactly the 8 latents, in one row of 8
+        assert np.abs(grid[2:66, 2 + 66 * 7 : 66 * 8].astype(int) - expected[7]).max() <= 1  # the last one, in order
+
+
+@needs_reference
+def test_fit_fine_tunes_an_imported_checkpoint(tmp_path):
+    folder, _ = fixture("dcgan-examples")
+    ckpt = write_checkpoint(import_checkpoint(None, folder), tmp_path / "dcgan.ckpt")
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    fit = run_cli(
+        "fit", "--model", "dcgan", "--data", "folder", "--data.root", str(images), "--data.resolution", "64",
+        "--data.batch_size", "4", "--ckpt_path", str(ckpt), "--model.g_lr", "1e-12", "--model.d_lr", "1e-12",
+        "--trainer.max_steps", "4", "--trainer.accelerator", "cpu", "--run_dir", str(tmp_path / "run"),
+        cwd=tmp_path, env={"GAN_ZOO_CACHE": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert fit.returncode == 0, fit.stderr[-2000:]
+    tuned, imported = load_gan(tmp_path / "run" / "checkpoints" / "last.ckpt"), load_gan(ckpt)
+    assert tuned.images_seen == 8 and imported.images_seen == 0  # two iterations from step 0
+    for name in ("generator.net.0.weight", "discriminator.net.11.weight"):  # started from their weights
+        assert torch.allclose(tuned.state_dict()[name], imported.state_dict()[name], atol=1e-9)
+
+
+def test_sample_renders_the_latents_and_labels_given(tmp_path, capsys):
+    model = CGAN(resolution=8, channels=1, num_classes=3, ngf=4, ndf=4, latent_dim=5)
+    ckpt = write_checkpoint(Imported("cgan", dict(model.hparams), model.state_dict()), tmp_path / "cgan.ckpt")
+    z, y = torch.randn(5, 5), torch.tensor([2, 0, 1, 1, 2])
+    np.save(tmp_path / "z.npy", z.numpy())
+    np.save(tmp_path / "y.npy", y.numpy())
+    latents = ["--latents", str(tmp_path / "z.npy")]
+    argv = ["sample", "--ckpt_path", str(ckpt), "--out_dir", str(tmp_path / "out"), *latents]
+    assert cli.main([*argv, "--labels", str(tmp_path / "y.npy"), "--npz", "--batch_size", "2"]) == 0
+    with np.load(tmp_path / "out" / "samples.npz") as npz:
+        images, labels = npz["arr_0"], npz["arr_1"]
+    with torch.no_grad():
+        expected = to_uint8(model.eval().generator(z, y)).permute(0, 2, 3, 1).numpy()
+    assert np.array_equal(labels, y.numpy()) and np.abs(images.astype(int) - expected).max() <= 1
+    np.save(tmp_path / "wide.npy", np.zeros((2, 6), np.float32))
+    np.save(tmp_path / "few.npy", np.zeros(4, np.int64))
+    for extra, phrase in [
+        ([], "class-conditional: give one class per latent with --labels"),
+        (["--labels", str(tmp_path / "few.npy")], "must hold 5 integer classes"),
+        (["--labels", str(tmp_path / "z.npy")], "must hold 5 integer classes"),
+        (["--latents", str(tmp_path / "wide.npy")], "takes one latent of 5 numbers per row"),
+        (["--latents", str(tmp_path / "missing.npy")], "is not a readable .npy file"),
+    ]:
+        assert cli.main([*argv, *extra]) == 2
+        assert phrase in capsys.readouterr().err
+
+
+def test_import_help_and_usage():
+    result = run_cli("import", "--help", cwd=ROOT)
+    assert result.returncode == 0 and "--from SOURCE" in result.stdout and "dcgan-examples" in result.stdout
+    assert "python cli.py import" in cli.USAGE and "import" in cli.COMMANDS

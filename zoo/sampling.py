@@ -219,6 +219,43 @@ def evenly_spaced_classes(num_classes: int, rows: int) -> list[int]:
 # ------------------------------------------------------------------------------ files of samples
 
 
+def load_inputs(
+    model, latents: str | os.PathLike, labels: str | os.PathLike | None = None
+) -> tuple[Tensor, Tensor | None]:
+    """The latents a user holds (``sample --latents FILE.npy``: one latent per row, each flattening to the model's
+    latent size, so pytorch/examples' (N, nz, 1, 1) works too) and their classes (``--labels FILE.npy``: one int
+    per row; required by a conditional model, refused by an unconditional one), checked against ``model``."""
+    z = torch.from_numpy(read_npy(latents, "--latents")).float()
+    expected = model.sample_latent(1, generator=seeded(0)).shape[1:]
+    if z.dim() < 2 or len(z) == 0 or z[0].numel() != expected.numel():
+        raise ZooError(
+            f"--latents {latents} holds an array of shape {tuple(z.shape)}; {type(model).__name__} takes one latent "
+            f"of {expected.numel()} numbers per row"
+        )
+    z = z.reshape(len(z), *expected)
+    if model.num_classes is None:
+        if labels is not None:
+            raise ZooError(f"{type(model).__name__} is unconditional: it takes no --labels")
+        return z, None
+    if labels is None:
+        raise ZooError(f"{type(model).__name__} is class-conditional: give one class per latent with --labels FILE.npy")
+    y = read_npy(labels, "--labels")
+    if y.dtype.kind not in "iu" or y.shape not in ((len(z),), (len(z), 1)):
+        raise ZooError(f"--labels {labels} must hold {len(z)} integer classes, one per latent; got {y.dtype} {y.shape}")
+    y = torch.from_numpy(y.reshape(-1).astype(np.int64))
+    if y.min() < 0 or y.max() >= model.num_classes:
+        raise ZooError(f"--labels {labels} holds classes outside 0..{model.num_classes - 1} of this model")
+    return z, y
+
+
+def read_npy(path: str | os.PathLike, flag: str) -> np.ndarray:
+    """A NumPy array file, without pickled objects; an unreadable one raises one ZooError naming the flag."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ZooError(f"{flag} {path} is not a readable .npy file: {err}".splitlines()[0]) from err
+
+
 def sample_batches(
     model,
     num_samples: int,
@@ -226,16 +263,24 @@ def sample_batches(
     seed: int = 0,
     truncation: float | None = None,
     style: StyleOptions | None = None,
+    inputs: tuple[Tensor, Tensor | None] | None = None,
 ) -> Iterator[tuple[Tensor, Tensor | None]]:
     """(images on the host, labels) ``batch_size`` at a time: the samples of ``model.sample(num_samples,
     truncation=truncation, seed=seed)`` (latents and labels drawn in the same order; a style generator's
-    ``truncation`` is psi instead), never all images on the device at once."""
+    ``truncation`` is psi instead), never all images on the device at once. ``inputs``: the (latents, labels) to
+    render instead, in their order (``load_inputs``), ``num_samples`` of them; a style generator still truncates
+    them in W."""
     if num_samples < 1 or batch_size < 1:
         raise ZooError(f"num_samples and batch_size must be >= 1, got {num_samples} and {batch_size}")
-    rng = seeded(seed)
-    z = model.sample_latent(num_samples, generator=rng, truncation=truncation).cpu()
-    y = model.sample_labels(num_samples, generator=rng)
-    y = None if y is None else y.cpu()
+    if inputs is None:
+        rng = seeded(seed)
+        inputs = (
+            model.sample_latent(num_samples, generator=rng, truncation=truncation),
+            model.sample_labels(num_samples, generator=rng),
+        )
+    elif len(inputs[0]) != num_samples:
+        raise ZooError(f"{len(inputs[0])} latents are given, but {num_samples} samples were asked for")
+    z, y = inputs[0].cpu(), None if inputs[1] is None else inputs[1].cpu()
     for start in range(0, num_samples, batch_size):
         labels = None if y is None else y[start : start + batch_size]
         yield render(model, z[start : start + batch_size], labels, truncation, style), labels
@@ -248,11 +293,12 @@ def grid_samples(
     seed: int = 0,
     truncation: float | None = None,
     style: StyleOptions | None = None,
+    inputs: tuple[Tensor, Tensor | None] | None = None,
 ) -> Tensor:
     """The samples of ``sample_batches`` in one host tensor, for a picture; more than
     ``MAX_GRID_IMAGES`` images raise a ZooError after the first batch (2D points are not limited)."""
     batches = []
-    for images, _ in sample_batches(model, num_samples, batch_size, seed, truncation, style):
+    for images, _ in sample_batches(model, num_samples, batch_size, seed, truncation, style, inputs):
         if images.dim() == 4 and num_samples > MAX_GRID_IMAGES:
             raise ZooError(
                 f"a grid of {num_samples} images is too large to draw; add --no-grid (--individual and --npz "
@@ -272,8 +318,10 @@ def dump(
     seed: int = 0,
     truncation: float | None = None,
     style: StyleOptions | None = None,
+    inputs: tuple[Tensor, Tensor | None] | None = None,
 ) -> Path:
-    """Writes ``num_samples`` samples for external evaluators, streamed batch by batch:
+    """Writes ``num_samples`` samples (of ``inputs`` when given, see ``sample_batches``) for external evaluators,
+    streamed batch by batch:
 
     - ``npz``: ``<out_dir>/samples.npz`` with ``arr_0`` uint8 (N, H, W, C), the layout the NVlabs,
       clean-fid and ADM (Dhariwal & Nichol 2021) evaluators read, plus ``arr_1`` int64 labels for a
@@ -289,7 +337,7 @@ def dump(
         with contextlib.ExitStack() as stack:
             archive = stack.enter_context(zipfile.ZipFile(partial, "w", allowZip64=True)) if npz else None
             stream = None
-            for images, y in sample_batches(model, num_samples, batch_size, seed, truncation, style):
+            for images, y in sample_batches(model, num_samples, batch_size, seed, truncation, style, inputs):
                 if images.dim() != 4:
                     raise ZooError("this model generates points, not images: there is nothing to write as images")
                 pixels = to_uint8(images).permute(0, 2, 3, 1).numpy()  # NHWC
