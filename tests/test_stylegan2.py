@@ -35,7 +35,7 @@ def tiny(**kwargs) -> StyleGAN2:
 # ------------------------------------------------------------------------------------------------ layers
 
 
-def test_demodulated_weights_have_unit_norm_per_output_channel_and_run_as_a_grouped_conv():
+def test_demodulated_weights_have_unit_norm_per_output_channel_fused_or_not():
     torch.manual_seed(0)
     conv = ModulatedConv2d(3, 5, 3, w_dim=4)
     w, x = torch.randn(2, 4), torch.randn(2, 3, 6, 6)
@@ -43,7 +43,8 @@ def test_demodulated_weights_have_unit_norm_per_output_channel_and_run_as_a_grou
     assert weight.shape == (2, 5, 3, 3, 3)
     torch.testing.assert_close(torch.linalg.vector_norm(weight.flatten(2), dim=2), torch.ones(2, 5))
     per_sample = torch.cat([F.conv2d(x[i : i + 1], weight[i], padding=1) for i in range(2)])
-    torch.testing.assert_close(conv(x, w), per_sample)
+    torch.testing.assert_close(conv(x, w, fused=True), per_sample)  # grouped conv, eval mode's default
+    torch.testing.assert_close(conv(x, w, fused=False), per_sample)  # styles, shared conv, demodulation: training's
 
 
 def test_to_rgb_modulates_without_demodulating():

@@ -21,6 +21,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -64,21 +65,14 @@ class EasyDict(dict):
 def _load_storage(data: bytes):
     """``torch.storage._load_from_bytes`` without executing pickled code: the legacy ``torch.save`` bytes of one
     storage, read by torch's weights-only unpickler."""
-    return torch.load(io.BytesIO(data), weights_only=True)
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
 
 
 def _numpy_scalar(dtype, data: bytes = b""):
-    import numpy as np
-
+    """``numpy.core.multiarray.scalar`` for numeric dtypes only (an object scalar would read a pointer)."""
     if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc":
         raise ZooError(f"refusing a numpy scalar of dtype {dtype!r} in the snapshot")
     return np.frombuffer(data, dtype=dtype, count=1)[0]
-
-
-def _numpy_dtype(*args):
-    import numpy as np
-
-    return np.dtype(*args)
 
 
 #: every global a snapshot may name, mapped to what it builds here
@@ -90,7 +84,7 @@ SAFE_GLOBALS = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): Persistent,
     ("dnnlib.util", "EasyDict"): EasyDict,
     ("dnnlib", "EasyDict"): EasyDict,
-    ("numpy", "dtype"): _numpy_dtype,
+    ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
 }
@@ -114,7 +108,7 @@ def read_snapshot(path: str | Path) -> dict:
     try:
         with open(path, "rb") as f:
             data = SnapshotUnpickler(f).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError) as err:
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, RuntimeError) as err:
         raise ZooError(f"{path} is not a readable NVlabs snapshot: {err}") from err
     if not isinstance(data, dict) or not all(isinstance(data.get(k), Persistent) for k in ("G", "D", "G_ema")):
         raise ZooError(f"{path} holds no G, D and G_ema networks of an NVlabs snapshot")
