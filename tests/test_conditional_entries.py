@@ -147,6 +147,30 @@ def test_acgan_class_head_reads_ds_last_hidden_layer():
     assert classes.shape == (5, 10)
 
 
+def count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.parametrize(
+    "resolution, architecture, counts",
+    [(32, "cifar10", (1_593_888, 1_663_867)), (128, "imagenet", (11_465_728, 2_525_563))],
+)
+def test_acgan_appendix_networks_have_the_reference_parameter_counts(resolution, architecture, counts):
+    # kimhc6028/acgan-pytorch's network.py with 10 classes: _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD
+    model = get_model("acgan")(resolution=resolution, channels=3, num_classes=10, latent_dim=100)
+    assert model.architecture == architecture
+    assert (count(model.generator), count(model.discriminator)) == counts
+    dropouts = [m.p for m in model.discriminator.modules() if isinstance(m, nn.Dropout)]
+    assert dropouts == [0.5] * 6
+    images = model(torch.randn(2, 100), torch.tensor([0, 9]))
+    assert images.shape == (2, 3, resolution, resolution)
+    source, classes = model.discriminator(images)
+    assert source.shape == (2,) and classes.shape == (2, 10)
+    assert tiny("acgan").architecture == "dcgan"  # 16 px: DCGAN's nets
+    with pytest.raises(ZooError, match="cifar10 networks are 32 px, not 16"):
+        tiny("acgan", architecture="cifar10")
+
+
 # ----------------------------------------------------------------------------------------------- InfoGAN
 
 

@@ -8,9 +8,13 @@ from torch import Tensor
 
 from zoo.base import GANModule
 from zoo.errors import ZooError
+from zoo.nets.acgan import ARCHITECTURES, ACGANDiscriminator, acgan_generator
 from zoo.nets.conditional import AuxiliaryHeadDiscriminator, LabelConcatGenerator
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from zoo.nn import dcgan_init
+
+#: the appendix's networks that ``auto`` picks by image size; other sizes get DCGAN's
+AUTO = {arch.resolution: name for name, arch in ARCHITECTURES.items()}
 
 
 def class_loss(logits: Tensor, labels: Tensor) -> Tensor:
@@ -27,27 +31,55 @@ class ACGAN(GANModule):
     the entry's objective: with the default non_saturating one D minimizes -L_S and G minimizes -log D(G(z)) in
     place of log(1 - D(G(z))), as the Keras reference example does (keras-team/keras examples/mnist_acgan.py
     trains G towards D's "real" target). D's class accuracy on the real batch is logged as
-    ``acgan/real_accuracy``. Networks: DCGAN's (Radford et al. 2015), the one-hot class
-    concatenated to z (the paper's 110-dim input = 100 noise + 10 classes) and the class head a linear layer on
-    D's last hidden layer; the appendix's tables use 3x3 convs with dropout 0.5 in D.
+    ``acgan/real_accuracy``.
+
+    Networks (``architecture``, the one-hot class concatenated to z in G: the paper's 110-dim input = 100 noise +
+    10 classes): ``auto`` (default) picks the appendix's by image size, ``cifar10`` at 32 px (G 1,593,888 / D
+    1,663,867 parameters with 10 classes) and ``imagenet`` at 128 px (11,465,728 / 2,525,563), as
+    kimhc6028/acgan-pytorch's network.py builds them (zoo/nets/acgan.py), and DCGAN's (Radford et al. 2015) at
+    other sizes (``dcgan``: the class head a linear layer on D's last hidden layer; ``ngf``/``ndf`` apply to
+    these only).
     """
 
     conditional = True
 
     def __init__(
-        self, resolution: int = 64, channels: int = 3, num_classes: int = 10, ngf: int = 64, ndf: int = 64, **kwargs
+        self,
+        resolution: int = 64,
+        channels: int = 3,
+        num_classes: int = 10,
+        architecture: str = "auto",
+        ngf: int = 64,
+        ndf: int = 64,
+        **kwargs,
     ):
         """
         Args:
             resolution: image size, linked from the datamodule (a power of two >= 8).
             channels: image channels, linked from the datamodule.
             num_classes: number of classes, linked from the datamodule.
+            architecture: auto, cifar10 (32 px), imagenet (128 px) or dcgan (any power of two >= 8).
             ngf: generator width.
             ndf: discriminator width.
         """
         if num_classes is None:
             raise ZooError("acgan is class-conditional: train it on labelled data (--data mnist, cifar10, digits ...)")
+        choices = ("auto", *ARCHITECTURES, "dcgan")
+        if architecture not in choices:
+            raise ZooError(f"unknown ACGAN architecture '{architecture}'; choose one of: {', '.join(choices)}")
+        architecture = AUTO.get(resolution, "dcgan") if architecture == "auto" else architecture
+        if architecture != "dcgan" and ARCHITECTURES[architecture].resolution != resolution:
+            raise ZooError(
+                f"ACGAN's {architecture} networks are {ARCHITECTURES[architecture].resolution} px, not {resolution}: "
+                "set --data.resolution, or --model.architecture dcgan"
+            )
         super().__init__(num_classes=num_classes, **kwargs)
+        self.architecture = architecture
+        if architecture != "dcgan":
+            arch = ARCHITECTURES[architecture]
+            self.generator = acgan_generator(self.latent_dim, num_classes, channels, arch)
+            self.discriminator = ACGANDiscriminator(channels, num_classes, arch)
+            return
         g_net = DCGANGenerator(self.latent_dim + num_classes, resolution, channels, ngf)
         dcgan_init(g_net)
         self.generator = LabelConcatGenerator(g_net, num_classes)
