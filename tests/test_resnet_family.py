@@ -102,6 +102,18 @@ def test_biggan_128_widths_and_attention_follow_table_4():
     assert sum(isinstance(m, SelfAttention) for m in model.modules()) == 2
 
 
+def test_biggan_32_counts_and_discriminator_attention_equal_biggan_pytorchs():
+    # BigGAN-PyTorch at --G_ch 16 --D_ch 16 --dim_z 32 --shared_dim 16 --hier --G_attn 16 --D_attn 16, CIFAR-10:
+    # G 268,836 and D 285,893 parameters; D_arch[32] lists every D block at 16 px, so attention follows all four
+    model = get_model("biggan")(
+        resolution=32, channels=3, num_classes=10, g_width=16, d_width=16, latent_dim=32, shared_dim=16
+    )
+    assert sum(p.numel() for p in model.generator.parameters()) == 268_836
+    assert sum(p.numel() for p in model.discriminator.parameters()) == 285_893
+    assert sum(isinstance(m, SelfAttention) for m in model.discriminator.modules()) == 4
+    assert model.discriminator(torch.randn(2, 3, 32, 32), torch.tensor([0, 1])).shape == (2,)
+
+
 @pytest.mark.parametrize(
     "name, kwargs, message",
     [

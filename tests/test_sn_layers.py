@@ -60,6 +60,24 @@ def test_one_power_iteration_per_training_forward_and_none_in_eval():
     torch.testing.assert_close(conv.weight, (w / (u1 @ w @ v1)).view_as(conv.weight))  # W / sigma(W)
 
 
+def test_the_authors_power_iteration_starts_from_u_and_runs_unstored_in_eval():
+    # BigGAN-PyTorch layers.py power_iteration: v <- W^T u, u <- W v, sigma = u^T W v; stored only in training
+    torch.manual_seed(0)
+    conv = spectral_norm(nn.Conv2d(3, 6, 3), authors_power_iteration=True)
+    sn = conv.parametrizations.weight[0]
+    w = conv.parametrizations.weight.original.detach().reshape(6, -1)
+    u0 = sn._u.clone()
+    v1 = F.normalize(w.T @ u0, dim=0)
+    u1 = F.normalize(w @ v1, dim=0)
+    conv.eval()
+    torch.testing.assert_close(conv.weight, (w / (u1 @ w @ v1)).view_as(conv.weight))
+    assert torch.equal(sn._u, u0)  # nothing stored in eval
+    conv.train()
+    conv(torch.randn(2, 3, 5, 5))
+    torch.testing.assert_close(sn._u, u1)
+    torch.testing.assert_close(sn._v, v1)
+
+
 def test_u_and_v_are_in_the_state_dict_and_a_reload_gives_the_same_output(tmp_path):
     net = tiny_discriminator(0)
     x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 3])

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from zoo.base import GANModule
 from zoo.nets import resnet
-from zoo.nets.biggan import BIGGAN_ARCHITECTURES, BigGANGenerator
+from zoo.nets.biggan import BIGGAN_ARCHITECTURES, BigGANDiscriminator, BigGANGenerator
 from zoo.nn.spectral_norm import Layers
 
 
 class BigGAN(GANModule):
     """Brock 2019: SAGAN scaled up, with a shared class embedding and hierarchical latent feeding every block's
     conditional BN (Sec. 3, App. B), orthogonal regularization of G (Sec. 3.1, Eq. 3, beta 1e-4, the zoo's
-    ``orthogonal`` penalty), orthogonal initialization, spectral norm in G and D, hinge loss, projection D,
+    ``orthogonal`` penalty), orthogonal initialization, spectral norm in G and D (with BigGAN-PyTorch's power
+    iteration: from u, and in eval forwards too, not stored there), hinge loss, projection D,
     self-attention, 2 D steps per G step, Adam betas (0, 0.999) with G lr 5e-5 and D lr 2e-4 (App. C, 128 px).
 
     Sampling tricks live outside the module: an EMA of G (the EMA callback's ``decay``: 0.9999 in the configs)
@@ -71,12 +72,11 @@ class BigGAN(GANModule):
         )
         arch = resnet.architecture(BIGGAN_ARCHITECTURES, resolution, "biggan")
         where = (attention_resolution or resolution // 2) if attention else None
-        layers = Layers(spectral_norm=True, init="orthogonal")
+        layers = Layers(spectral_norm=True, init="orthogonal", authors_power_iteration=True)
         self.generator = BigGANGenerator(
             latent_dim, self.num_classes, arch.g_channels(g_width), arch.bottom, channels, layers, shared_dim,
             hierarchical, where,
         )  # fmt: skip
-        self.discriminator = resnet.ResNetDiscriminator(
-            resolution, channels, arch.d_channels(d_width), arch.downsample, layers, wide=True,
-            num_classes=self.num_classes, attention_resolution=where,
-        )  # fmt: skip
+        self.discriminator = BigGANDiscriminator(
+            resolution, channels, arch.d_channels(d_width), arch.downsample, layers, self.num_classes, where
+        )

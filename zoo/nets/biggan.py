@@ -14,10 +14,11 @@ import dataclasses
 import functools
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from zoo.errors import ZooError
-from zoo.nets.resnet import Architecture, ResNetGenerator
+from zoo.nets.resnet import Architecture, ResNetDiscriminator, ResNetGenerator
+from zoo.nn.attention import SelfAttention
 from zoo.nn.conditional import ConditionalBatchNorm2d
 from zoo.nn.spectral_norm import Layers
 
@@ -29,6 +30,11 @@ BIGGAN_ARCHITECTURES = {
     128: Architecture(4, (16, 16, 8, 4, 2, 1), (1, 2, 4, 8, 16, 16), (True, True, True, True, True, False)),
     256: Architecture(4, (16, 16, 8, 8, 4, 2, 1), (1, 2, 4, 8, 8, 16, 16), (True, True, True, True, True, True, False)),
 }
+
+#: the size at which BigGAN-PyTorch's D_arch lists each D block, which its D_attn is matched against, where it is
+#: not the block's output size: D_arch[32] lists all four blocks at 16 px (BigGAN.py), so attention at 16 px
+#: follows every block there (their D at 32 px with D_attn 16 has four attention layers)
+D_LISTED_SIZES = {32: (16, 16, 16, 16)}
 
 
 class BigGANGenerator(ResNetGenerator):
@@ -67,3 +73,31 @@ class BigGANGenerator(ResNetGenerator):
             return z, [embedding] * len(self.blocks)
         first, *chunks = z.split(self.chunk, dim=1)
         return first, [torch.cat([embedding, chunk], dim=1) for chunk in chunks]
+
+
+class BigGANDiscriminator(ResNetDiscriminator):
+    """The wide projection ResNet D with BigGAN-PyTorch's attention placement (BigGAN.py ``Discriminator``): a
+    self-attention layer after every block listed at ``attention_resolution`` (``D_LISTED_SIZES``, otherwise the
+    block's output size). The first is ``ResNetDiscriminator``'s ``attention``; each further one is appended to
+    its block (``blocks.<i>.1``, the block itself ``blocks.<i>.0``)."""
+
+    def __init__(
+        self,
+        resolution: int,
+        image_channels: int,
+        channels: list[int],
+        downsample: list[bool],
+        layers: Layers,
+        num_classes: int,
+        attention_resolution: int | None = None,
+    ):
+        super().__init__(
+            resolution, image_channels, channels, downsample, layers, wide=True, num_classes=num_classes,
+            attention_resolution=attention_resolution,
+        )  # fmt: skip
+        if self.attention_after is None:
+            return
+        listed = D_LISTED_SIZES.get(resolution, ())
+        for i, size in enumerate(listed):
+            if size == attention_resolution and i != self.attention_after:
+                self.blocks[i] = nn.Sequential(self.blocks[i], SelfAttention(channels[i], layers))

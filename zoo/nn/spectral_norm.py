@@ -7,6 +7,10 @@ estimated by power iteration: one iteration per forward in training mode, contin
 previous forward (Algorithm 1), none in eval mode. This is ``torch.nn.utils.parametrizations.spectral_norm``:
 its u and v are buffers (``parametrizations.weight.0._u`` / ``._v``), so they are saved in checkpoints and a
 resumed run continues the same iteration; the unnormalized weight is ``parametrizations.weight.original``.
+torch's iteration starts from the stored v (u <- W v, then v <- W^T u). ``authors_power_iteration`` gives the
+authors' iteration instead, which starts from the stored u (v <- W^T u, then u <- W v) and runs in eval forwards
+too, without storing them there (BigGAN-PyTorch, layers.py ``power_iteration`` and ``SN.W_``: ``update=self.training``;
+Miyato's Chainer ``max_singular_value``, u stored only when ``chainer.config.train``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm
 from torch.nn.utils.parametrizations import spectral_norm as _torch_spectral_norm
 
 from zoo.errors import ZooError
@@ -31,18 +39,44 @@ INITIALIZERS: dict[str, Callable[[Tensor, float], None]] = {
 }
 
 
-def spectral_norm(module: nn.Module, eps: float = 1e-12) -> nn.Module:
-    """``module`` with its weight divided by its spectral norm, one power iteration per training forward."""
-    return _torch_spectral_norm(module, n_power_iterations=1, eps=eps)
+class _AuthorsSpectralNorm(_SpectralNorm):
+    """torch's spectral norm with the authors' power iteration (``spectral_norm(..., authors_power_iteration=True)``,
+    module docstring): from u, and in eval forwards too, where nothing is stored."""
+
+    @torch.no_grad()
+    def _power_method(self, weight_mat: Tensor, n_power_iterations: int) -> None:
+        for _ in range(n_power_iterations):
+            self._v = F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps, out=self._v)
+            self._u = F.normalize(torch.mv(weight_mat, self._v), dim=0, eps=self.eps, out=self._u)
+
+    def forward(self, weight: Tensor) -> Tensor:
+        if self.training or weight.ndim == 1:
+            return super().forward(weight)
+        weight_mat = self._reshape_weight_to_matrix(weight)
+        with torch.no_grad():
+            v = F.normalize(torch.mv(weight_mat.H, self._u), dim=0, eps=self.eps)
+            u = F.normalize(torch.mv(weight_mat, v), dim=0, eps=self.eps)
+        return weight / torch.vdot(u, torch.mv(weight_mat, v))
+
+
+def spectral_norm(module: nn.Module, eps: float = 1e-12, authors_power_iteration: bool = False) -> nn.Module:
+    """``module`` with its weight divided by its spectral norm, one power iteration per training forward (and,
+    with ``authors_power_iteration``, the authors' iteration, also run but not stored in eval forwards)."""
+    if not authors_power_iteration:
+        return _torch_spectral_norm(module, n_power_iterations=1, eps=eps)
+    parametrize.register_parametrization(module, "weight", _AuthorsSpectralNorm(module.weight, 1, 0, eps))
+    return module
 
 
 @dataclass(frozen=True)
 class Layers:
     """Builds convolutions, linear layers and embeddings initialized by ``init`` and spectrally normalized
-    when ``spectral_norm`` (weights are initialized first, so the power iteration starts from the final weight)."""
+    when ``spectral_norm`` (weights are initialized first, so the power iteration starts from the final weight),
+    with the authors' power iteration when ``authors_power_iteration`` (module docstring)."""
 
     spectral_norm: bool = True
     init: str = "xavier"
+    authors_power_iteration: bool = False
 
     def __post_init__(self):
         if self.init not in INITIALIZERS:
@@ -72,4 +106,8 @@ class Layers:
         INITIALIZERS[self.init](module.weight, gain)
         if getattr(module, "bias", None) is not None:
             nn.init.zeros_(module.bias)
-        return spectral_norm(module) if self.spectral_norm else module
+        return (
+            spectral_norm(module, authors_power_iteration=self.authors_power_iteration)
+            if self.spectral_norm
+            else module
+        )
