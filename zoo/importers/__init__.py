@@ -44,6 +44,8 @@ SOURCES = {
     "dcgan-examples": "zoo.importers.dcgan_examples",
     "cyclegan": "zoo.importers.cyclegan",
     "stargan": "zoo.importers.stargan",
+    "biggan-pytorch": "zoo.importers.biggan_pytorch",
+    "pggan-zoo": "zoo.importers.pggan_zoo",
     "nvlabs": "zoo.importers.nvlabs",
 }
 
