@@ -170,6 +170,28 @@ def test_a_pickle_with_an_os_system_payload_is_refused_and_nothing_runs(tmp_path
     assert not marker.exists()
 
 
+@needs_fixture
+@pytest.mark.parametrize(
+    "network, group, key, value, accepted",
+    [
+        ("D", None, "architecture", "skip", False),
+        ("G", "synthesis_kwargs", "architecture", "resnet", False),
+        ("D", "mapping_kwargs", "num_layers", 2, False),
+        ("G", "mapping_kwargs", "lr_multiplier", 1.0, False),
+        ("G", "synthesis_kwargs", "conv_clamp", 256, True),  # ADA's default; clamps only beyond +-256
+    ],
+)
+def test_constructor_arguments_the_zoo_does_not_compute_are_named(network, group, key, value, accepted):
+    snapshot = nvlabs.read_snapshot(REFERENCE / "cond" / "network-snapshot-000000.pkl")
+    kwargs = snapshot[network].state["_init_kwargs"]
+    (kwargs.setdefault(group, {}) if group else kwargs)[key] = value
+    if accepted:
+        assert nvlabs.stylegan2_hparams(snapshot["G"], snapshot["D"])["resolution"] == 32
+    else:
+        with pytest.raises(ZooError, match=rf"{network}\.{f'{group}.' if group else ''}{key}={value!r}"):
+            nvlabs.stylegan2_hparams(snapshot["G"], snapshot["D"])
+
+
 def test_a_snapshot_without_networks_is_refused(tmp_path):
     path = tmp_path / "network-snapshot-000000.pkl"
     path.write_bytes(pickle.dumps({"G": 1}))
