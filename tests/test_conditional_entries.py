@@ -195,6 +195,20 @@ def test_infogan_latent_is_noise_then_one_hot_then_uniform_codes():
         tiny("infogan", packing=2)
 
 
+def test_infogan_mnist_networks_have_the_authors_parameter_counts():
+    # openai/InfoGAN's regularized_gan.py, network_type "mnist": 62 noise + 10-way categorical + 2 continuous codes
+    # of fixed variance, so Q has 10 + 2 outputs
+    model = get_model("infogan")(resolution=28, channels=1)
+    assert model.architecture == "mnist" and not model.hparams.learn_std
+    assert (count(model.generator), count(model.discriminator)) == (6_652_481, 6_692_173)
+    slopes = {m.negative_slope for m in model.discriminator.modules() if isinstance(m, nn.LeakyReLU)}
+    assert slopes == {0.1}
+    fake = model(model.sample_latent(3, generator=seeded(0)))
+    source, q = model.discriminator(fake)
+    assert fake.shape == (3, 1, 28, 28) and source.shape == (3,) and q.shape == (3, 12)
+    assert get_model("infogan")(resolution=32, channels=3, ngf=8, ndf=8).architecture == "dcgan"
+
+
 @pytest.mark.parametrize("learn_std", [True, False])
 def test_infogan_information_loss_is_cross_entropy_plus_gaussian_nll_by_hand(learn_std):
     model = tiny("infogan", categorical_dim=3, lambda_categorical=2.0, lambda_continuous=0.5, learn_std=learn_std)

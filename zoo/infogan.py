@@ -13,7 +13,10 @@ from zoo.base import GANModule
 from zoo.errors import ZooError
 from zoo.nets.conditional import AuxiliaryHeadDiscriminator
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from zoo.nets.infogan import InfoGANDiscriminator, InfoGANGenerator
 from zoo.nn import dcgan_init
+
+ARCHITECTURES = ("auto", "mnist", "dcgan")
 
 
 class InfoGAN(GANModule):
@@ -24,10 +27,13 @@ class InfoGAN(GANModule):
     -> outputs (Sec. 6 and App. C.1, Table 1); -L_I (up to the constant H(c)) joins both D's (so Q's) and G's
     losses. Codes of MNIST (App. C.1): one 10-way categorical code (one-hot, uniform) and two continuous codes
     U(-1, 1), with 62 noise dims: latent [noise | one-hot | continuous] of 74. Q models the categorical code with
-    a softmax and each continuous code with a Gaussian whose standard deviation is exp of a network output (App. C:
-    "parameterized through an exponential transformation"); ``learn_std: false`` fixes it at 1, as the authors'
-    MNIST code does. App. C's defaults: lambda 1, Adam lr 2e-4 for D and 1e-3 for G. Networks: DCGAN's
-    (Radford et al. 2015) in place of Table 1's FC-then-conv nets; the noise is N(0, I).
+    a softmax and each continuous code with a Gaussian of standard deviation 1, as the authors' MNIST code does
+    (``learn_std: true``: exp of a network output, App. C's "parameterized through an exponential transformation").
+    App. C's defaults: lambda 1, Adam lr 2e-4 for D and 1e-3 for G; the noise is N(0, I).
+
+    Networks (``architecture``): ``auto`` (default) picks Table 1's MNIST nets for one-channel images (``mnist``,
+    zoo/nets/infogan.py: G 6,652,481 / D with Q 6,692,173 parameters at 28 px, as openai/InfoGAN builds them) and
+    DCGAN's (``dcgan``, Radford et al. 2015, Q on D's last hidden layer) otherwise.
 
     Not class-conditional: ``num_classes`` is None and ``sample_latent`` draws the codes, so every sampler of the
     zoo works unchanged; ``zoo.infogan_sampling.vary_code`` sweeps one code with the rest fixed.
@@ -37,6 +43,7 @@ class InfoGAN(GANModule):
         self,
         resolution: int = 64,
         channels: int = 3,
+        architecture: str = "auto",
         ngf: int = 64,
         ndf: int = 64,
         noise_dim: int = 62,
@@ -44,7 +51,7 @@ class InfoGAN(GANModule):
         continuous_dim: int = 2,
         lambda_categorical: float = 1.0,
         lambda_continuous: float = 1.0,
-        learn_std: bool = True,
+        learn_std: bool = False,
         q_hidden: int = 128,
         g_lr: float = 1e-3,
         d_lr: float = 2e-4,
@@ -54,8 +61,9 @@ class InfoGAN(GANModule):
         Args:
             resolution: image size, linked from the datamodule (a power of two >= 8).
             channels: image channels, linked from the datamodule.
-            ngf: generator width.
-            ndf: discriminator width.
+            architecture: auto, mnist (Table 1; any resolution divisible by 4) or dcgan (a power of two >= 8).
+            ngf: generator width (64 in Table 1: upconv 64, FC 2 x 64 channels, FC 1024 = 16 x 64).
+            ndf: discriminator width (64 in Table 1: conv 64 and 128, FC 1024).
             noise_dim: dims of the incompressible noise z.
             categorical_dim: categories of the one categorical code (0: none).
             continuous_dim: number of continuous codes, each U(-1, 1).
@@ -75,13 +83,22 @@ class InfoGAN(GANModule):
             raise ZooError("infogan needs at least one code: set categorical_dim or continuous_dim > 0")
         super().__init__(latent_dim=latent_dim, g_lr=g_lr, d_lr=d_lr, **kwargs)
         self.noise_dim, self.categorical_dim, self.continuous_dim = noise_dim, categorical_dim, continuous_dim
-        self.generator = DCGANGenerator(latent_dim, resolution, channels, ngf)
+        if architecture not in ARCHITECTURES:
+            raise ZooError(f"unknown InfoGAN architecture '{architecture}'; choose one of: {', '.join(ARCHITECTURES)}")
+        if architecture == "auto":
+            architecture = "mnist" if channels == 1 else "dcgan"
+        self.architecture = architecture
+        self._fake_codes: Tensor | None = None
         q_outputs = categorical_dim + continuous_dim * (2 if learn_std else 1)
+        if architecture == "mnist":
+            self.generator = InfoGANGenerator(latent_dim, resolution, channels, ngf)
+            self.discriminator = InfoGANDiscriminator(resolution, channels, q_outputs, ndf, q_hidden)
+            return
+        self.generator = DCGANGenerator(latent_dim, resolution, channels, ngf)
         trunk = DCGANDiscriminator(resolution, channels, ndf)
         self.discriminator = AuxiliaryHeadDiscriminator(trunk, q_outputs, hidden=q_hidden)
         dcgan_init(self.generator)
         dcgan_init(self.discriminator)
-        self._fake_codes: Tensor | None = None
 
     # --------------------------------------------------------------------------------------- codes
 

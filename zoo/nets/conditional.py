@@ -99,6 +99,14 @@ class MaxoutConditionalDiscriminator(nn.Module):
         return self.joint(torch.cat([self.x_branch(x), self.y_branch(one_hot(y, self.num_classes, x))], dim=1))
 
 
+def auxiliary_head(features: int, out_features: int, hidden: int = 0) -> nn.Sequential:
+    """Linear, or Linear -> BatchNorm -> LeakyReLU(0.1) -> Linear with ``hidden`` units (InfoGAN's Q head)."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    if hidden:
+        layers += [nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.1, inplace=True)]
+    return nn.Sequential(*layers, nn.Linear(hidden or features, out_features))
+
+
 class AuxiliaryHeadDiscriminator(nn.Module):
     """A DCGAN discriminator whose last hidden layer (N, C, 4, 4) feeds both its own source logit and an auxiliary
     head of ``out_features`` outputs: Linear for ACGAN's class logits (Odena et al. 2017, Sec. 3: "an auxiliary
@@ -109,12 +117,7 @@ class AuxiliaryHeadDiscriminator(nn.Module):
     def __init__(self, trunk: DCGANDiscriminator, out_features: int, hidden: int = 0):
         super().__init__()
         self.trunk = trunk
-        features = trunk.net[-1].in_channels * 4 * 4
-        layers: list[nn.Module] = [nn.Flatten()]
-        if hidden:
-            layers += [nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.1, inplace=True)]
-        layers += [nn.Linear(hidden or features, out_features)]
-        self.head = nn.Sequential(*layers)
+        self.head = auxiliary_head(trunk.net[-1].in_channels * 4 * 4, out_features, hidden)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.trunk.features(x)
