@@ -32,7 +32,7 @@ from torch import Tensor
 
 from zoo.errors import ZooError
 from zoo.importers import Imported, assemble, read_state_dict, rename, shape_of
-from zoo.nets.biggan import BIGGAN_ARCHITECTURES
+from zoo.nets import biggan
 
 NAME = "biggan-pytorch"
 FILE = re.compile(r"(?P<part>G_ema|G|D)(?P<suffix>_(?:best|copy)\d+)?\.pth")
@@ -100,12 +100,14 @@ def attention_blocks(state: dict[str, Tensor]) -> list[int]:
 
 
 def attention_rules(source: str, target: str) -> list[tuple[str, str]]:
+    """Renames their attention layer at ``source`` to the zoo's at ``target``."""
     return [(rf"{re.escape(source)}\.{theirs}\.", f"{target}.{ours}.") for theirs, ours in ATTENTION.items()] + [
         (rf"{re.escape(source)}\.gamma", f"{target}.gamma")
     ]
 
 
 def generator_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The zoo ``BigGANGenerator``'s state dict of their G's (or G_ema's)."""
     rules = []
     for i in attention_blocks(state):
         rules += attention_rules(f"blocks.{i}.1", "attention")
@@ -117,6 +119,7 @@ def generator_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
 
 
 def discriminator_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The zoo ``BigGANDiscriminator``'s state dict of their D's."""
     attended = attention_blocks(state)
     rules = []
     for n, i in enumerate(attended):  # the first attention is the zoo D's ``attention``, the others in the block
@@ -139,14 +142,20 @@ def hparams_of(g: dict[str, Tensor], d: dict[str, Tensor], files: dict[str, Path
     num_classes, shared_dim = g["shared.weight"].shape
     blocks = len({m[1] for key in g if (m := re.match(r"blocks\.(\d+)\.0\.", key))})
     resolution = 4 * 2**blocks
-    if resolution not in BIGGAN_ARCHITECTURES:
+    if resolution not in biggan.BIGGAN_ARCHITECTURES:
         raise ZooError(f"{files['G']}: {blocks} G blocks make {resolution} px; the zoo's biggan has 32-256 px")
-    arch = BIGGAN_ARCHITECTURES[resolution]
+    arch = biggan.BIGGAN_ARCHITECTURES[resolution]
     chunk = shape_of(g, "linear.weight", files["G"], NAME)[1]
     hierarchical = shape_of(g, "blocks.0.0.bn1.gain.weight", files["G"], NAME)[1] == shared_dim + chunk
     g_attention = [4 * 2 ** (i + 1) for i in attention_blocks(g)]
     if len(g_attention) > 1:
         raise ZooError(f"{files['G']}: attention at {g_attention} px; the zoo's biggan has one attention layer in G")
+    expected = biggan.attention_blocks(resolution, g_attention[0] if g_attention else None)
+    if attention_blocks(d) != expected:
+        raise ZooError(
+            f"{files['D']}: attention after D blocks {attention_blocks(d)}; the zoo's biggan has one attention size "
+            f"for G and D, which puts it after D blocks {expected} (their G_attn and D_attn differ)"
+        )
     return {
         "num_classes": num_classes,
         "resolution": resolution,
@@ -171,5 +180,6 @@ def load(path: Path) -> Imported:
     imported = assemble("biggan", hparams, networks)
     if "G_ema" in states:
         ema = assemble("biggan", hparams, {"generator": generator_state(states["G_ema"])}).state_dict
-        imported.state_dict |= {f"generator_ema.{k[10:]}": v for k, v in ema.items() if k.startswith("generator.")}
+        prefix = "generator."
+        imported.state_dict |= {f"generator_ema.{k[len(prefix) :]}": v for k, v in ema.items() if k.startswith(prefix)}
     return imported

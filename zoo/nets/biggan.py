@@ -31,10 +31,16 @@ BIGGAN_ARCHITECTURES = {
     256: Architecture(4, (16, 16, 8, 8, 4, 2, 1), (1, 2, 4, 8, 8, 16, 16), (True, True, True, True, True, True, False)),
 }
 
-#: the size at which BigGAN-PyTorch's D_arch lists each D block, which its D_attn is matched against, where it is
-#: not the block's output size: D_arch[32] lists all four blocks at 16 px (BigGAN.py), so attention at 16 px
-#: follows every block there (their D at 32 px with D_attn 16 has four attention layers)
-D_LISTED_SIZES = {32: (16, 16, 16, 16)}
+#: the size at which BigGAN-PyTorch's D_arch lists each D block (BigGAN.py ``D_arch[...]['resolution']``), which
+#: its D_attn is matched against: every block listed at that size is followed by attention. It is the block's
+#: output size, except at 32 px, where all four blocks are listed at 16 px (their D at 32 px with D_attn 16 has
+#: four attention layers); at 64-256 px the last two blocks are both listed at 4 px.
+D_LISTED_SIZES = {
+    32: (16, 16, 16, 16),
+    64: (32, 16, 8, 4, 4),
+    128: (64, 32, 16, 8, 4, 4),
+    256: (128, 64, 32, 16, 8, 4, 4),
+}
 
 
 class BigGANGenerator(ResNetGenerator):
@@ -77,9 +83,9 @@ class BigGANGenerator(ResNetGenerator):
 
 class BigGANDiscriminator(ResNetDiscriminator):
     """The wide projection ResNet D with BigGAN-PyTorch's attention placement (BigGAN.py ``Discriminator``): a
-    self-attention layer after every block listed at ``attention_resolution`` (``D_LISTED_SIZES``, otherwise the
-    block's output size). The first is ``ResNetDiscriminator``'s ``attention``; each further one is appended to
-    its block (``blocks.<i>.1``, the block itself ``blocks.<i>.0``)."""
+    self-attention layer after every block listed at ``attention_resolution`` (``D_LISTED_SIZES``). The first is
+    ``ResNetDiscriminator``'s ``attention``; each further one is appended to its block (``blocks.<i>.1``, the block
+    itself ``blocks.<i>.0``)."""
 
     def __init__(
         self,
@@ -97,7 +103,11 @@ class BigGANDiscriminator(ResNetDiscriminator):
         )  # fmt: skip
         if self.attention_after is None:
             return
-        listed = D_LISTED_SIZES.get(resolution, ())
-        for i, size in enumerate(listed):
-            if size == attention_resolution and i != self.attention_after:
+        for i in attention_blocks(resolution, attention_resolution):
+            if i != self.attention_after:
                 self.blocks[i] = nn.Sequential(self.blocks[i], SelfAttention(channels[i], layers))
+
+
+def attention_blocks(resolution: int, attention_resolution: int | None) -> list[int]:
+    """The D blocks BigGAN-PyTorch follows by self-attention at ``attention_resolution`` (``D_LISTED_SIZES``)."""
+    return [i for i, size in enumerate(D_LISTED_SIZES[resolution]) if size == attention_resolution]
