@@ -163,3 +163,5 @@ def test_pggan_zoo_refuses_other_pickled_objects_and_an_alpha_without_the_new_re
         pggan_zoo.load(path)
     with pytest.raises(ZooError, match="alpha 1.0 weighs only the old resolution"):
         pggan_zoo.phase_of(1.0, 3, path)
+    with pytest.warns(UserWarning, match="their D does not fade in at 8x8"):
+        assert pggan_zoo.phase_of(0.25, 2, path) == {"depth": 1, "alpha": 0.75}

@@ -78,7 +78,7 @@ def read_checkpoint(path: Path) -> dict:
             data = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
         raise ZooError(f"{path} is unreadable as a {NAME} checkpoint: {err}".splitlines()[0]) from err
-    if not isinstance(data, dict) or not isinstance(data.get("config"), _Config) or "netG" not in data:
+    if not isinstance(data, dict) or not isinstance(data.get("config"), _Config) or not {"netG", "netD"} <= set(data):
         raise ZooError(f"{path} is not a pytorch_GAN_zoo PGAN checkpoint (config, netG, netD, avgG)")
     return data
 
@@ -86,7 +86,7 @@ def read_checkpoint(path: Path) -> dict:
 def hparams_of(config: _Config, scales: int, path: Path) -> dict:
     """The zoo ``pggan`` arguments of their config, refusing what the zoo's networks cannot compute."""
     settings = vars(config)
-    unsupported = {
+    required = {
         "equalizedlR": True,
         "perChannelNormalization": True,
         "miniBatchStdDev": True,
@@ -94,7 +94,7 @@ def hparams_of(config: _Config, scales: int, path: Path) -> dict:
         "lossCriterion": "WGANGP",
         "categoryVectorDim": 0,
     }
-    for key, expected in unsupported.items():
+    for key, expected in required.items():
         if settings.get(key, expected) != expected:
             raise ZooError(
                 f"{path}: {key} = {settings[key]!r}; the zoo's pggan holds only {key} = {expected!r} networks"
@@ -149,6 +149,7 @@ def convert(state: dict[str, Tensor], pairs: dict[str, str], network, phase: dic
 
 
 def generator_pairs(scales: int) -> dict[str, str]:
+    """Their GNet's equalized layers -> the zoo ``PGGANGenerator``'s (module docstring)."""
     pairs = {"formatLayer": "blocks.0.1", "groupScale0.0": "blocks.0.5"}
     for s in range(scales - 1):
         pairs |= {f"scaleLayers.{s}.0": f"blocks.{s + 1}.1", f"scaleLayers.{s}.1": f"blocks.{s + 1}.4"}
@@ -156,6 +157,7 @@ def generator_pairs(scales: int) -> dict[str, str]:
 
 
 def discriminator_pairs(scales: int) -> dict[str, str]:
+    """Their DNet's equalized layers -> the zoo ``PGGANDiscriminator``'s (module docstring)."""
     pairs = {"groupScaleZero.0": "blocks.0.1", "groupScaleZero.1": "blocks.0.4", "decisionLayer": "blocks.0.6"}
     for s in range(scales - 1):
         pairs |= {f"scaleLayers.{s}.0": f"blocks.{s + 1}.0", f"scaleLayers.{s}.1": f"blocks.{s + 1}.2"}
