@@ -191,6 +191,24 @@ def test_ebgan_energy_is_the_mean_squared_reconstruction_error():
     assert code.shape == (6, 64)
 
 
+def test_ebgan_networks_are_the_appendix_s_64_px_model():
+    model = get_model("ebgan")(sample_shape=(3, 64, 64))
+    # G (1024)4c-(512)4c2s-(256)4c2s-(128)4c2s-(3)4c2s from z of 100; D (64)4c2s-(128)4c2s-(256)4c2s-(128)4c2s-
+    # (64)4c2s-(3)4c2s, bias-free, batch norm as DCGAN
+    assert (count(model.generator), count(model.discriminator)) == (12_658_432, 1_318_016)
+    convs = [m for m in model.discriminator.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (64, (4, 4), (2, 2)), (128, (4, 4), (2, 2)), (256, (4, 4), (2, 2)),
+        (128, (4, 4), (2, 2)), (64, (4, 4), (2, 2)), (3, (4, 4), (2, 2)),
+    ]  # fmt: skip
+    fake = model.generator(torch.randn(4, 100))
+    energy, code = model.energy_and_code(fake)
+    assert fake.shape == (4, 3, 64, 64) and energy.shape == (4,) and code.shape == (4, 256, 8, 8)
+    dcgan = get_model("ebgan")(architecture="dcgan", **IMAGE)
+    assert dcgan.energy_and_code(torch.randn(2, 1, 16, 16))[1].shape == (2, 64)
+    assert get_model("ebgan")(sample_shape=(2,)).generator.net[0].out_features == 64  # toy MLPs keep their width
+
+
 def test_began_k_follows_eq_4_and_stays_in_zero_one():
     model = get_model("began")(gamma=0.5, lambda_k=0.1, **TOY)
     real, fake = torch.randn(8, 2), torch.randn(8, 2)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.nets.autoencoder import autoencoder_discriminator
+from zoo.errors import ZooError
+from zoo.nets.autoencoder import autoencoder_discriminator, conv_autoencoder
+from zoo.nets.standard import data_kind
 from zoo.penalties import pulling_away_term
 from zoo.standard import StandardGAN
+
+ARCHITECTURES = ("ebgan", "dcgan")
 
 
 class EBGAN(StandardGAN):
@@ -17,19 +21,46 @@ class EBGAN(StandardGAN):
     lambda_PT times the pulling-away term on the encoder's codes of the fake batch (Eq. 6, lambda_PT 0.1). The
     energy is the per-sample mean squared reconstruction error (the paper's ||Dec(Enc(x)) - x|| up to the norm's
     scale), so the margin (``objective_args: {margin: m}``, default 1) is in those per-pixel units.
+
+    Networks (``architecture``): ``ebgan`` (default), App. C's 64 px model: G DCGAN's generator from 1024 maps at
+    4x4 ((1024)4c-(512)4c2s-(256)4c2s-(128)4c2s-(3)4c2s, ``ngf`` 128) and D the convolutional autoencoder of
+    zoo/nets/autoencoder.py (``ndf`` 64; 12,658,432 / 1,318,016 parameters at 64 px with z of 100), the pulling-away
+    term on the encoder's feature maps; ``dcgan``: DCGAN's nets, the autoencoder's code a ``code_dim`` vector
+    (``ngf``/``ndf`` 64). 2D points train on MLPs either way.
     """
 
-    def __init__(self, pt_weight: float = 0.1, code_dim: int = 64, objective: str = "energy", **kwargs):
+    def __init__(
+        self,
+        pt_weight: float = 0.1,
+        code_dim: int = 64,
+        architecture: str = "ebgan",
+        ngf: int | None = None,
+        ndf: int | None = None,
+        objective: str = "energy",
+        **kwargs,
+    ):
         """
         Args:
             pt_weight: lambda_PT of the pulling-away term (0: EBGAN without it).
-            code_dim: size of the autoencoder's code.
+            code_dim: size of the autoencoder's code (the dcgan architecture's).
+            architecture: ebgan (App. C) or dcgan (DCGAN's layers, a code vector).
+            ngf: generator width (None: 128 for ebgan's image G, else 64).
+            ndf: discriminator width (None: 64).
         """
-        self.code_dim = code_dim
-        super().__init__(objective=objective, **kwargs)
+        if architecture not in ARCHITECTURES:
+            raise ZooError(f"unknown EBGAN architecture '{architecture}'; choose one of: {', '.join(ARCHITECTURES)}")
+        self.code_dim, self.architecture = code_dim, architecture
+        super().__init__(objective=objective, ngf=ngf, ndf=64 if ndf is None else ndf, **kwargs)
         self.pt_weight = pt_weight
 
+    def build_generator(self, sample_shape: tuple[int, ...], width: int | None) -> nn.Module:
+        if width is None:
+            width = 128 if self.architecture == "ebgan" and data_kind(sample_shape) == "image" else 64
+        return super().build_generator(sample_shape, width)
+
     def build_discriminator(self, input_shape: tuple[int, ...], width: int, norm: str) -> nn.Module:
+        if self.architecture == "ebgan" and data_kind(input_shape) == "image":
+            return conv_autoencoder(input_shape, width)
         return autoencoder_discriminator(input_shape, width, self.code_dim, norm)
 
     def energy_and_code(self, x: Tensor) -> tuple[Tensor, Tensor]:
