@@ -154,9 +154,7 @@ def run_lightning(argv: list[str]) -> None:
     data_key = data_name(data_cls) or data_cls.__name__.lower()
     check_compatible(model_cls, data_cls, model_key, data_key)
     if ckpt_path := option_value(argv, "--ckpt_path"):
-        from callbacks import read_checkpoint
-
-        stored = read_checkpoint(ckpt_path).get("zoo_model")  # LightningCLI opens it first: name a bad file before
+        stored = read_fit_checkpoint(ckpt_path).get("zoo_model")  # LightningCLI opens it first: name a bad file before
         if stored and stored != model_key:
             raise ZooError(f"{ckpt_path} holds a '{stored}' model, not '{model_key}': resume it with --model {stored}")
 
@@ -184,6 +182,23 @@ def run_lightning(argv: list[str]) -> None:
             "callbacks": [CorruptImageReport(), GracefulInterrupt()],
         },
     )
+
+
+def read_fit_checkpoint(path: str) -> dict:
+    """The checkpoint ``fit --ckpt_path`` resumes; an authors' file (zoo/importers) is named with the import that
+    makes it one."""
+    from callbacks import read_checkpoint
+    from zoo.importers import detect_source
+
+    try:
+        return read_checkpoint(path)
+    except ZooError as err:
+        if (source := detect_source(path)) is None:
+            raise
+        raise ZooError(
+            f"{path} is a {source} checkpoint, not a zoo one: convert it first with "
+            f"`python cli.py import --ckpt_path {path} --out zoo.ckpt`, then fit --ckpt_path zoo.ckpt"
+        ) from err
 
 
 def check_compatible(model_cls: type, data_cls: type, model_key: str, data_key: str) -> None:

@@ -250,6 +250,14 @@ def test_fit_fine_tunes_an_imported_checkpoint(tmp_path):
         assert torch.allclose(tuned.state_dict()[name], imported.state_dict()[name], atol=1e-9)
 
 
+@needs_reference
+def test_fit_names_the_import_an_authors_file_needs(capsys):
+    path = REFERENCE / "stargan" / "10000-D.ckpt"
+    assert cli.main(["fit", "--model", "stargan", "--ckpt_path", str(path)]) == 2
+    hint = f"is a stargan checkpoint, not a zoo one: convert it first with `python cli.py import --ckpt_path {path} "
+    assert hint in capsys.readouterr().err
+
+
 def test_sample_renders_the_latents_and_labels_given(tmp_path, capsys):
     model = CGAN(resolution=8, channels=1, num_classes=3, ngf=4, ndf=4, latent_dim=5)
     ckpt = write_checkpoint(Imported("cgan", dict(model.hparams), model.state_dict()), tmp_path / "cgan.ckpt")
