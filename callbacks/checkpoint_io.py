@@ -89,9 +89,7 @@ def load_gan(path: str | os.PathLike, expected_model: str | None = None):
     callback also restores ``generator_ema``, which sampling then uses. A file that is not a zoo checkpoint
     but one of the authors' own (``netG_epoch_0.pth``, ``latest_net_G_A.pth`` ...) is imported when a source of
     zoo/importers recognizes it."""
-    from callbacks.ema import EMA_PREFIX, frozen_copy
-    from zoo import get_model
-    from zoo.importers import detect_source, import_checkpoint, to_checkpoint
+    from zoo.importers import Imported, build, detect_source, import_checkpoint, to_checkpoint
 
     try:
         checkpoint = read_checkpoint(path)
@@ -105,8 +103,4 @@ def load_gan(path: str | os.PathLike, expected_model: str | None = None):
     if expected_model and expected_model != stored:
         raise ZooError(f"{path} holds a '{stored}' model, not '{expected_model}'")
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}  # drop CLI bookkeeping
-    model = get_model(stored)(**hparams)
-    if any(key.startswith(EMA_PREFIX) for key in checkpoint["state_dict"]):
-        model.generator_ema = frozen_copy(model.generator)
-    model.load_state_dict(checkpoint["state_dict"])
-    return model
+    return build(Imported(stored, hparams, checkpoint["state_dict"]))

@@ -289,3 +289,22 @@ def test_import_help_and_usage():
     result = run_cli("import", "--help", cwd=ROOT)
     assert result.returncode == 0 and "--from SOURCE" in result.stdout and "dcgan-examples" in result.stdout
     assert "python cli.py import" in cli.USAGE and "import" in cli.COMMANDS
+
+
+@needs_reference
+@pytest.mark.parametrize(
+    ("file", "model"),
+    [
+        ("nvlabs-stylegan2-ada/cond/network-snapshot-000000.pkl", "StyleGAN2"),
+        ("biggan-pytorch/G.pth", "BigGAN"),
+        ("pggan-zoo/fixture_s2_i48.pt", "PGGAN"),
+    ],
+)
+def test_an_authors_file_with_an_average_generator_loads_it_as_the_ema_generator(file, model):
+    """G_ema (NVlabs, BigGAN-PyTorch) and avgG (pytorch_GAN_zoo) become ``generator_ema``, which sampling uses."""
+    imported = import_checkpoint(None, REFERENCE / file)
+    gan = load_gan(REFERENCE / file)
+    assert type(gan).__name__ == model and gan.generator_ema is not None
+    for name, tensor in gan.generator_ema.state_dict().items():
+        if isinstance(tensor, torch.Tensor):  # (not the progress state PGGAN keeps as extra state)
+            assert torch.equal(tensor, imported.state_dict[f"generator_ema.{name}"]), name

@@ -75,10 +75,14 @@ def import_checkpoint(source: str | None, path: str | os.PathLike) -> Imported:
 
 
 def build(imported: Imported):
-    """The zoo model of ``imported`` with its weights loaded."""
+    """The zoo model of ``imported`` with its weights loaded, ``generator_ema`` included when the state dict
+    holds one (the EMA callback's average, or the authors' G_ema / avgG)."""
+    from callbacks.ema import EMA_PREFIX, frozen_copy
     from zoo import get_model
 
     model = get_model(imported.model)(**imported.hparams)
+    if any(key.startswith(EMA_PREFIX) for key in imported.state_dict):
+        model.generator_ema = frozen_copy(model.generator)
     model.load_state_dict(imported.state_dict)
     return model
 
