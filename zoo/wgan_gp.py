@@ -38,7 +38,7 @@ class WGANGP(StandardGAN):
     code); no batch norm in the critic (Sec. 4: the penalty is per sample), layer norm in its place.
 
     Networks (``architecture``, zoo/nets/wgan_gp.py): ``auto`` (default) picks the paper's by image size, the
-    CIFAR-10 ResNet of Sec. 5.3 / App. C at 32 px (``resnet32``, gan_cifar_resnet.py: G 1,204,483 / D 1,053,825
+    CIFAR-10 ResNet of Table 3 at 32 px (``resnet32``, gan_cifar_resnet.py: G 1,204,483 / D 1,053,825
     parameters) and the 64 px ResNet of gan_64x64.py at 64 px (``resnet64``: 8,540,483 / 7,491,841), and the zoo's
     DCGAN nets (``dcgan``, any power of two, bias-free 4x4 kernels; ``d_norm`` applies to these only) at other
     sizes; ``dcgan64`` is gan_64x64.py's DCGAN baseline (5,364,739 / 4,316,545).

@@ -168,7 +168,8 @@ class ResNetGenerator(nn.Module):
     """z -> linear -> ``channels[0]`` x bottom x bottom -> one up block per further entry of ``channels`` (each
     doubling the size) -> BN, ReLU, 3x3 conv, tanh; a self-attention block after the block whose output is
     ``attention_resolution`` px. ``forward(z, y)`` gives every block the condition ``y`` (None: unconditional);
-    subclasses change what z and the blocks receive through ``block_inputs``. ``conv1_bias``: see ``GBlock``."""
+    subclasses change what z and the blocks receive through ``block_inputs``. ``conv1_bias``: see ``GBlock``;
+    ``output_gain``: the Glorot gain of the output conv (sqrt 2 in WGAN-GP's 64 px generator)."""
 
     def __init__(
         self,
@@ -180,6 +181,7 @@ class ResNetGenerator(nn.Module):
         norm: NormFactory,
         attention_resolution: int | None = None,
         conv1_bias: bool = True,
+        output_gain: float = 1.0,
     ):
         super().__init__()
         self.bottom = bottom
@@ -191,7 +193,10 @@ class ResNetGenerator(nn.Module):
         if self.attention_after is not None:
             self.attention = SelfAttention(channels[self.attention_after + 1], layers)
         self.out = nn.Sequential(
-            nn.BatchNorm2d(channels[-1]), nn.ReLU(), layers.conv(channels[-1], image_channels, 3), nn.Tanh()
+            nn.BatchNorm2d(channels[-1]),
+            nn.ReLU(),
+            layers.conv(channels[-1], image_channels, 3, gain=output_gain),
+            nn.Tanh(),
         )
 
     def block_inputs(self, z: Tensor, y: Tensor | None) -> tuple[Tensor, list[Tensor | None]]:

@@ -1,19 +1,20 @@
-"""The networks of WGAN-GP's experiments (Gulrajani et al. 2017, arXiv 1704.00028, Sec. 5 and App. C-F), as the
+"""The networks of WGAN-GP's experiments (Gulrajani et al. 2017, arXiv 1704.00028, Sec. 5), as the
 authors' code builds them (igul222/improved_wgan_training, TensorFlow):
 
-- ``resnet32``: the CIFAR-10 ResNet of gan_cifar_resnet.py (Sec. 5.3 and App. C, unconditional): G is a linear
-  layer to 128 x 4 x 4 and three up blocks of 128 channels (BN, ReLU, nearest 2x, 3x3 conv, twice); D is the
-  optimized first block, one down block and two plain blocks of 128 channels, ReLU, global mean pooling and a
-  linear output; no normalization in D. These are SNGAN's blocks (zoo/nets/resnet.py) without spectral norm.
-- ``resnet64``: the 64 px ResNet that gan_64x64.py trains by default (GoodGenerator / GoodDiscriminator, Sec. 5.2
-  and App. F): G a linear layer to 8w x 4 x 4 and up blocks to 8w, 4w, 2w, w; D a 3x3 conv to w, down blocks to
-  2w, 4w, 8w, 8w with layer norm before each ReLU, and a linear layer on the flattened 8w x 4 x 4 features;
-  the first conv of every block has no bias.
-- ``dcgan64``: gan_64x64.py's DCGAN baseline in WGAN-GP mode (DCGANGenerator / DCGANDiscriminator, Sec. 5.1): a
-  linear input layer with BN, 5x5 stride-2 (transposed) convs with biases, layer norm in D instead of BN,
-  weights from N(0, 0.02).
+- ``resnet32``: the CIFAR-10 ResNet of gan_cifar_resnet.py (Table 3's unsupervised ResNet): G is a linear layer to
+  128 x 4 x 4 and three up blocks of 128 channels (BN, ReLU, nearest 2x, 3x3 conv, twice); D is the optimized
+  first block, one down block and two plain blocks of 128 channels, ReLU, global mean pooling and a linear
+  output; no normalization in D. These are SNGAN's blocks (zoo/nets/resnet.py) without spectral norm.
+- ``resnet64``: the 64 px ResNet that gan_64x64.py trains by default (GoodGenerator / GoodDiscriminator): G a
+  linear layer to 8w x 4 x 4 and up blocks to 8w, 4w, 2w, w; D a 3x3 conv to w, down blocks to 2w, 4w, 8w, 8w
+  with layer norm before each ReLU, and a linear layer on the flattened 8w x 4 x 4 features; the first conv of
+  every block has no bias.
+- ``dcgan64``: gan_64x64.py's DCGAN baseline (DCGANGenerator / DCGANDiscriminator) in WGAN-GP mode: a linear
+  input layer with BN, 5x5 stride-2 (transposed) convs with biases, layer norm in D instead of BN, weights from
+  N(0, 0.02).
 
-Convs inside blocks are Glorot-uniform with gain sqrt 2 (tflib's he_init), shortcuts and linear layers gain 1.
+Convs inside blocks (and the 64 px generator's output conv) are Glorot-uniform with gain sqrt 2 (tflib's he_init),
+shortcuts, linear layers and the other input and output convs gain 1.
 TensorFlow's "SAME" padding of the 5x5 stride-2 convs pads (1, 2); PyTorch pads (2, 2): the same parameters,
 the feature maps shifted by half a pixel.
 """
@@ -27,6 +28,7 @@ from torch import Tensor, nn
 from zoo.errors import ZooError
 from zoo.nets import resnet
 from zoo.nets.dcgan import norm_layer
+from zoo.nets.resnet import RESIDUAL_GAIN
 from zoo.nn import normal_init
 from zoo.nn.conditional import UnconditionalBatchNorm2d
 from zoo.nn.spectral_norm import Layers
@@ -59,7 +61,9 @@ def cifar_discriminator(channels: int, width: int = 128) -> nn.Module:
 def resnet64_generator(latent_dim: int, channels: int, width: int = 64) -> nn.Module:
     """gan_64x64.py's GoodGenerator (DIM 64)."""
     widths = [8 * width, 8 * width, 4 * width, 2 * width, width]
-    return resnet.ResNetGenerator(latent_dim, widths, 4, channels, PLAIN, UnconditionalBatchNorm2d, conv1_bias=False)
+    return resnet.ResNetGenerator(
+        latent_dim, widths, 4, channels, PLAIN, UnconditionalBatchNorm2d, conv1_bias=False, output_gain=RESIDUAL_GAIN
+    )
 
 
 class ResNet64Discriminator(nn.Module):
