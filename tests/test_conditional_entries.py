@@ -156,7 +156,8 @@ def count(net: nn.Module) -> int:
     [(32, "cifar10", (1_593_888, 1_663_867)), (128, "imagenet", (11_465_728, 2_525_563))],
 )
 def test_acgan_appendix_networks_have_the_reference_parameter_counts(resolution, architecture, counts):
-    # kimhc6028/acgan-pytorch's network.py with 10 classes: _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD
+    # kimhc6028/acgan-pytorch's network.py (ilyakava/ACGAN-PyTorch's copy) with 10 classes: _netG_CIFAR10 /
+    # _netD_CIFAR10 and _netG / _netD
     model = get_model("acgan")(resolution=resolution, channels=3, num_classes=10, latent_dim=100)
     assert model.architecture == architecture
     assert (count(model.generator), count(model.discriminator)) == counts

@@ -22,7 +22,7 @@ class EBGAN(StandardGAN):
     energy is the per-sample mean squared reconstruction error (the paper's ||Dec(Enc(x)) - x|| up to the norm's
     scale), so the margin (``objective_args: {margin: m}``, default 1) is in those per-pixel units.
 
-    Networks (``architecture``): ``ebgan`` (default), App. C's 64 px model: G DCGAN's generator from 1024 maps at
+    Networks (``architecture``): ``ebgan`` (default), the appendix's 64 px model: G DCGAN's generator from 1024 maps at
     4x4 ((1024)4c-(512)4c2s-(256)4c2s-(128)4c2s-(3)4c2s, ``ngf`` 128) and D the convolutional autoencoder of
     zoo/nets/autoencoder.py (``ndf`` 64; 12,658,432 / 1,318,016 parameters at 64 px with z of 100), the pulling-away
     term on the encoder's feature maps; ``dcgan``: DCGAN's nets, the autoencoder's code a ``code_dim`` vector
@@ -43,7 +43,7 @@ class EBGAN(StandardGAN):
         Args:
             pt_weight: lambda_PT of the pulling-away term (0: EBGAN without it).
             code_dim: size of the autoencoder's code (the dcgan architecture's).
-            architecture: ebgan (App. C) or dcgan (DCGAN's layers, a code vector).
+            architecture: ebgan (the appendix) or dcgan (DCGAN's layers, a code vector).
             ngf: generator width (None: 128 for ebgan's image G, else 64).
             ndf: discriminator width (None: 64).
         """

@@ -1,6 +1,6 @@
-"""The networks of ACGAN's appendix (Odena et al. 2017, arXiv 1610.09585, App. A, the CIFAR-10 and ImageNet
-tables), laid out as the PyTorch reproduction of those tables (kimhc6028/acgan-pytorch, network.py: _netG_CIFAR10 /
-_netD_CIFAR10 and _netG / _netD):
+"""The networks of ACGAN's appendix (Odena et al. 2017, arXiv 1610.09585, the appendix's CIFAR-10 and ImageNet
+tables), laid out as kimhc6028/acgan-pytorch's PyTorch reproduction of those tables (network.py, as kept in its
+fork ilyakava/ACGAN-PyTorch: _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD):
 
 Generator: [z | one-hot class] (110 = 100 + 10) -> a linear layer (384 at 32 px, 768 at 128 px) read as a 1 x 1
 map, then bias-free transposed convs with BatchNorm and ReLU, the last one to the image with tanh.

@@ -2,7 +2,7 @@
 Berthelot et al. 2017, Sec. 3.1): D encodes x to a code and decodes it back; the entry turns the
 reconstruction error into an energy.
 
-For images, ``conv_autoencoder`` is EBGAN's fully convolutional autoencoder (Zhao et al. 2017, App. C, the 64 x 64
+For images, ``conv_autoencoder`` is EBGAN's fully convolutional autoencoder (Zhao et al. 2017, the appendix's 64 x 64
 LSUN and CelebA model; 1Konny/EBGAN-pytorch's model.py builds the same layer list): encoder (64)4c2s-(128)4c2s-
 (256)4c2s, decoder (128)4c2s-(64)4c2s-(3)4c2s, "(64)4c2s" a 4x4 convolution of 64 maps with stride 2; its code is
 the encoder's last feature maps. Its layers follow DCGAN's conventions: LeakyReLU 0.2 and BatchNorm but on the input
@@ -46,7 +46,7 @@ def _mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 def conv_autoencoder(sample_shape: Sequence[int], width: int) -> AutoencoderDiscriminator:
-    """EBGAN's convolutional autoencoder at ``width`` (64 in App. C) for images whose size is divisible by 8."""
+    """EBGAN's convolutional autoencoder at ``width`` (64 in the appendix) for images whose size is divisible by 8."""
     channels, resolution = sample_shape[0], sample_shape[1]
     if resolution % 8:
         raise ZooError(
