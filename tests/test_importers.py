@@ -18,6 +18,7 @@ import cli
 from callbacks import load_gan
 from metrics.resize import to_uint8
 from tests.conftest import run_cli
+from tests.fidelity import assert_counts, assert_matches
 from zoo.cgan import CGAN
 from zoo.errors import ZooError
 from zoo.importers import Imported, build, import_checkpoint, write_checkpoint
@@ -30,13 +31,6 @@ needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"no referen
 def fixture(source: str) -> tuple[Path, dict]:
     folder = REFERENCE / source
     return folder, torch.load(folder / "io.pt", weights_only=True)
-
-
-def assert_close(actual: torch.Tensor, expected: torch.Tensor) -> None:
-    """Equal to 1e-5 relative to the reference output's scale (the READMEs' suggested tolerance)."""
-    assert actual.shape == expected.shape
-    scale = expected.abs().max().clamp_min(1e-12)
-    assert (actual - expected).abs().max() / scale <= 1e-5
 
 
 def swapped_copy(folder: Path, tmp_path: Path, name: str, a: str, b: str) -> Path:
@@ -78,11 +72,8 @@ def test_dcgan_examples_computes_their_images_logits_and_running_stats():
     assert imported.model == "dcgan"
     assert imported.hparams == {"latent_dim": 100, "resolution": 64, "channels": 3, "ngf": 8, "ndf": 8}
     model = build(imported)
-    assert sum(p.numel() for p in model.generator.parameters()) == 146_032  # the README's counts
-    assert sum(p.numel() for p in model.discriminator.parameters()) == 44_640
-    expected = {**io, **io["G_running_stats_after_train_forward"]}
-    for key, actual in dcgan_outputs(model, io).items():
-        assert_close(actual, expected[key])
+    assert_counts("dcgan-examples", model.generator, model.discriminator, (146_032, 44_640))  # the README's counts
+    assert_matches("dcgan-examples", dcgan_outputs(model, io), {**io, **io["G_running_stats_after_train_forward"]})
 
 
 @needs_reference
@@ -117,10 +108,8 @@ def test_cyclegan_computes_their_translations_and_patch_logits(mode):
     imported = import_checkpoint(None, folder / "latest_net_D_B.pth")  # any of the four finds the others
     assert imported.model == "cyclegan" and imported.hparams["blocks"] == 6
     model = build(imported).train(mode == "train")
-    assert sum(p.numel() for p in model.generator["a_to_b"].parameters()) == 124_931
-    assert sum(p.numel() for p in model.discriminator["b"].parameters()) == 44_537
-    for key, actual in cyclegan_outputs(model, io).items():
-        assert_close(actual, io[key])
+    assert_counts("cyclegan", model.generator["a_to_b"], model.discriminator["b"], (124_931, 44_537))
+    assert_matches(f"cyclegan ({mode})", cyclegan_outputs(model, io), io)
 
 
 @needs_reference
@@ -163,10 +152,8 @@ def test_stargan_computes_their_translations_and_both_heads(mode):
         "resolution": 32, "width": 8, "blocks": 2, "d_width": 8, "d_layers": 4,
     }  # fmt: skip
     model = build(imported)
-    assert sum(p.numel() for p in model.generator.parameters()) == 62_072
-    assert sum(p.numel() for p in model.discriminator.parameters()) == 45_368
-    for key, actual in stargan_outputs(model, io, mode).items():
-        assert_close(actual, io[key])
+    assert_counts("stargan", model.generator, model.discriminator, (62_072, 45_368))
+    assert_matches(f"stargan ({mode})", stargan_outputs(model, io, mode), io)
 
 
 @needs_reference

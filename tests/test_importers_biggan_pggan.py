@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
+from tests.fidelity import assert_counts, assert_matches, relative_difference
 from zoo import get_model
 from zoo.errors import ZooError
 from zoo.importers import biggan_pytorch, detect_source, import_checkpoint, pggan_zoo
@@ -19,12 +20,6 @@ from zoo.importers import biggan_pytorch, detect_source, import_checkpoint, pgga
 REFERENCE = ROOT.parent / "shared" / "reference"
 BIGGAN, PGGAN = REFERENCE / "biggan-pytorch", REFERENCE / "pggan-zoo"
 pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason="no ../shared/reference fixtures (a user's clone)")
-
-TOLERANCE = 1e-5
-
-
-def relative_difference(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    return ((ours.reshape(theirs.shape) - theirs).abs().max() / theirs.abs().max()).item()
 
 
 def networks(imported):
@@ -71,8 +66,7 @@ def test_biggan_pytorch_files_are_detected_and_sized_from_their_tensors(biggan):
     assert (h["g_width"], h["d_width"], h["shared_dim"], h["attention_resolution"]) == (16, 16, 16, 16)
     model, ema = networks(imported)
     # their README: G 268,836 and D 285,893 parameters (D: attention after all four blocks, as D_arch[32] lists them)
-    assert sum(p.numel() for p in model.generator.parameters()) == 268_836
-    assert sum(p.numel() for p in model.discriminator.parameters()) == 285_893
+    assert_counts("biggan-pytorch", model.generator, model.discriminator, (268_836, 285_893))
     for key, stats in io["G_ema_bn_stats"].items():  # the standing statistics G_ema's eval mode uses
         zoo_key = key.replace("output_layer.0.stored_", "out.0.running_").replace("stored_", "norm.running_")
         assert torch.equal(ema.state_dict()[zoo_key.replace(".0.bn", ".bn")], stats), key
@@ -94,8 +88,7 @@ def test_biggan_pytorch_outputs_equal_the_references_in_eval_and_training_mode(b
         }
         state_before = copy.deepcopy(ema.state_dict())
         ema(z, y)  # eval forwards leave every buffer as it is (their SN iterates without storing)
-    for name, ours in outputs.items():
-        assert relative_difference(ours, io[name]) <= TOLERANCE, name
+    assert_matches("biggan-pytorch", outputs, io)
     assert all(torch.equal(v, ema.state_dict()[k]) for k, v in state_before.items())
 
 
@@ -126,8 +119,7 @@ def test_pggan_zoo_checkpoint_is_detected_with_its_scale_and_alpha(pggan):
     for net in ("generator", "discriminator", "generator_ema"):
         assert imported.state_dict[f"{net}._extra_state"] == phase
     model, _ = networks(imported)
-    assert sum(p.numel() for p in model.generator.parameters()) == 20_201  # their README's netG and netD
-    assert sum(p.numel() for p in model.discriminator.parameters()) == 16_065
+    assert_counts("pggan-zoo", model.generator, model.discriminator, (20_201, 16_065))  # their README's netG, netD
 
 
 @pytest.mark.parametrize("theirs, ours", [("0.5", 0.5), ("0", 1.0)])
@@ -143,8 +135,7 @@ def test_pggan_zoo_outputs_equal_the_references_during_and_after_the_fade_in(pgg
             f"d_img_avgG_alpha{theirs}": model.discriminator(io[f"img_avgG_alpha{theirs}"]),
             f"d_random_images_alpha{theirs}": model.discriminator(io["random_images"]),
         }
-    for name, value in outputs.items():
-        assert relative_difference(value, io[name]) <= TOLERANCE, name
+    assert_matches("pggan-zoo", outputs, io)
 
 
 def test_pggan_zoo_mapping_with_two_tensors_swapped_fails(monkeypatch, pggan):

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from tests.conftest import ROOT
+from tests.fidelity import TOLERANCE, assert_counts, assert_matches, relative_difference
 from zoo.errors import ZooError
 from zoo.flops import synthesis_flops
 from zoo.importers import nvlabs
@@ -23,12 +24,7 @@ REFERENCE = ROOT.parent / "shared" / "reference" / "nvlabs-stylegan2-ada"
 needs_fixture = pytest.mark.skipif(not REFERENCE.is_dir(), reason="no ../shared/reference fixtures")
 #: the fixtures' README: G and D parameter counts of NVlabs' networks
 FIXTURE_COUNTS = {"uncond": (263_987, 288_993), "cond": (268_787, 327_072)}
-TOLERANCE = 1e-5
 conv2d = torch.nn.functional.conv2d
-
-
-def relative_difference(actual: torch.Tensor, expected: torch.Tensor) -> float:
-    return ((actual - expected).abs().max() / expected.abs().max()).item()
 
 
 def networks(state_dict: dict, hparams: dict):
@@ -82,11 +78,9 @@ def test_imported_snapshot_computes_nvlabs_outputs(fixture):
     assert imported.hparams["num_classes"] == (10 if kind == "cond" else None)
     if kind == "cond":  # NVlabs' c is the one-hot label the zoo's mappings embed
         torch.testing.assert_close(torch.nn.functional.one_hot(io["labels"], 10).float(), io["c"])
-    for key, actual in outputs(imported.state_dict, imported.hparams, io).items():
-        assert actual.shape == io[key].shape, key
-        assert relative_difference(actual, io[key]) <= TOLERANCE, key
+    assert_matches(f"nvlabs ({kind})", outputs(imported.state_dict, imported.hparams, io), io)
     g, d, ema = networks(imported.state_dict, imported.hparams)
-    assert (sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters())) == FIXTURE_COUNTS[kind]
+    assert_counts(f"nvlabs ({kind})", g, d, FIXTURE_COUNTS[kind])
     for key, noise in io["noise_const"].items():  # synthesis.bR.convK.noise_const
         block, layer = key.split(".")[1:3]
         index = int(block[1:]).bit_length() - 3
