@@ -209,6 +209,31 @@ def test_ebgan_networks_are_the_appendix_s_64_px_model():
     assert get_model("ebgan")(sample_shape=(2,)).generator.net[0].out_features == 64  # toy MLPs keep their width
 
 
+def test_ebgan_mnist_networks_are_fig_9_s_fully_connected_model():
+    """Sec. 4.1 (fully connected MNIST nets; nLayerD counts Enc and Dec together, Dec always one layer) and the
+    caption of Fig. 9 (nLayerG=5, nLayerD=2, sizeG=1600, sizeD=1024), with z of 100 (the entry's latent_dim; the
+    text read does not fix it) and batch norm after every weight layer but G's output and D's input (DCGAN's
+    convention, unverified against the appendix):
+    G: Linear(100, 1600) 161,600 + BN 3,200; three Linear(1600, 1600) 3 x 2,561,600 + three BN 3 x 3,200;
+    Linear(1600, 784) 1,255,184 -> 9,114,384.
+    D: Enc Linear(784, 1024) 803,840; Dec Linear(1024, 784) 803,600 -> 1,607,440."""
+    model = get_model("ebgan")(sample_shape=(1, 28, 28))
+    assert (count(model.generator), count(model.discriminator)) == (9_114_384, 1_607_440)
+    linears = [m for m in model.generator.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(100, 1600)] + [(1600, 1600)] * 3 + [(1600, 784)]
+    d_linears = [m for m in model.discriminator.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in d_linears] == [(784, 1024), (1024, 784)]
+    fake = model.generator(torch.randn(4, 100))
+    energy, code = model.energy_and_code(fake)
+    assert fake.shape == (4, 1, 28, 28) and energy.shape == (4,) and code.shape == (4, 1024)
+    # other one-channel sizes keep the conv autoencoder; the MLPs are also there by name
+    assert get_model("ebgan")(**IMAGE).networks((1, 16, 16)) == "ebgan"
+    assert (
+        count(get_model("ebgan")(architecture="mnist", sample_shape=(1, 16, 16)).discriminator)
+        == 2 * 256 * 1024 + 1024 + 256
+    )
+
+
 def test_began_k_follows_eq_4_and_stays_in_zero_one():
     model = get_model("began")(gamma=0.5, lambda_k=0.1, **TOY)
     real, fake = torch.randn(8, 2), torch.randn(8, 2)

@@ -7,11 +7,12 @@ from torch import Tensor, nn
 
 from zoo.errors import ZooError
 from zoo.nets.autoencoder import autoencoder_discriminator, conv_autoencoder
+from zoo.nets.ebgan import D_WIDTH, G_WIDTH, EBGANMLPGenerator, ebgan_mlp_autoencoder
 from zoo.nets.standard import data_kind
 from zoo.penalties import pulling_away_term
 from zoo.standard import StandardGAN
 
-ARCHITECTURES = ("ebgan", "dcgan")
+ARCHITECTURES = ("auto", "mnist", "ebgan", "dcgan")
 
 
 class EBGAN(StandardGAN):
@@ -22,18 +23,22 @@ class EBGAN(StandardGAN):
     energy is the per-sample mean squared reconstruction error (the paper's ||Dec(Enc(x)) - x|| up to the norm's
     scale), so the margin (``objective_args: {margin: m}``, default 1) is in those per-pixel units.
 
-    Networks (``architecture``): ``ebgan`` (default), the appendix's 64 px model: G DCGAN's generator from 1024 maps at
-    4x4 ((1024)4c-(512)4c2s-(256)4c2s-(128)4c2s-(3)4c2s, ``ngf`` 128) and D the convolutional autoencoder of
-    zoo/nets/autoencoder.py (``ndf`` 64; 12,658,432 / 1,318,016 parameters at 64 px with z of 100), the pulling-away
-    term on the encoder's feature maps; ``dcgan``: DCGAN's nets, the autoencoder's code a ``code_dim`` vector
-    (``ngf``/``ndf`` 64). 2D points train on MLPs either way.
+    Networks (``architecture``): ``auto`` (default) picks ``mnist`` for 28 px one-channel images and ``ebgan`` for
+    other images. ``mnist``: Sec. 4.1's fully connected nets in the configuration of Fig. 9 (zoo/nets/ebgan.py: G
+    z-1600-1600-1600-1600-784, D an autoencoder 784-1024-784 whose 1024-unit code the pulling-away term reads;
+    9,114,384 / 1,607,440 parameters with z of 100; ``ngf``/``ndf`` set sizeG/sizeD, 1600/1024 by default); the
+    paper trains it with margin 10 and Adam lr 0.001 for both players. ``ebgan``, the appendix's 64 px model: G
+    DCGAN's generator from 1024 maps at 4x4 ((1024)4c-(512)4c2s-(256)4c2s-(128)4c2s-(3)4c2s, ``ngf`` 128) and D
+    the convolutional autoencoder of zoo/nets/autoencoder.py (``ndf`` 64; 12,658,432 / 1,318,016 parameters at
+    64 px with z of 100), the pulling-away term on the encoder's feature maps; ``dcgan``: DCGAN's nets, the
+    autoencoder's code a ``code_dim`` vector (``ngf``/``ndf`` 64). 2D points train on MLPs either way.
     """
 
     def __init__(
         self,
         pt_weight: float = 0.1,
         code_dim: int = 64,
-        architecture: str = "ebgan",
+        architecture: str = "auto",
         ngf: int | None = None,
         ndf: int | None = None,
         objective: str = "energy",
@@ -43,23 +48,40 @@ class EBGAN(StandardGAN):
         Args:
             pt_weight: lambda_PT of the pulling-away term (0: EBGAN without it).
             code_dim: size of the autoencoder's code (the dcgan architecture's).
-            architecture: ebgan (the appendix) or dcgan (DCGAN's layers, a code vector).
-            ngf: generator width (None: 128 for ebgan's image G, else 64).
-            ndf: discriminator width (None: 64).
+            architecture: auto, mnist (Sec. 4.1 / Fig. 9's MLPs), ebgan (the appendix's 64 px conv model) or dcgan
+                (DCGAN's layers, a code vector).
+            ngf: generator width (None: 1600 for mnist, 128 for ebgan's image G, else 64).
+            ndf: discriminator width (None: 1024 for mnist, else 64).
         """
         if architecture not in ARCHITECTURES:
             raise ZooError(f"unknown EBGAN architecture '{architecture}'; choose one of: {', '.join(ARCHITECTURES)}")
         self.code_dim, self.architecture = code_dim, architecture
-        super().__init__(objective=objective, ngf=ngf, ndf=64 if ndf is None else ndf, **kwargs)
+        super().__init__(objective=objective, ngf=ngf, ndf=ndf, **kwargs)
         self.pt_weight = pt_weight
 
+    def networks(self, sample_shape: tuple[int, ...]) -> str:
+        """The architecture for samples of ``sample_shape`` (one sample, before packing): toy points always train
+        on MLPs (``dcgan``'s path)."""
+        if data_kind(sample_shape) != "image":
+            return "dcgan"
+        if self.architecture == "auto":
+            return "mnist" if sample_shape[0] == 1 and sample_shape[1] == 28 else "ebgan"
+        return self.architecture
+
     def build_generator(self, sample_shape: tuple[int, ...], width: int | None) -> nn.Module:
+        self._networks = networks = self.networks(sample_shape)
+        if networks == "mnist":
+            return EBGANMLPGenerator(self.latent_dim, sample_shape, G_WIDTH if width is None else width)
         if width is None:
-            width = 128 if self.architecture == "ebgan" and data_kind(sample_shape) == "image" else 64
+            width = 128 if networks == "ebgan" else 64
         return super().build_generator(sample_shape, width)
 
-    def build_discriminator(self, input_shape: tuple[int, ...], width: int, norm: str) -> nn.Module:
-        if self.architecture == "ebgan" and data_kind(input_shape) == "image":
+    def build_discriminator(self, input_shape: tuple[int, ...], width: int | None, norm: str) -> nn.Module:
+        networks = self._networks  # chosen from the unpacked sample shape by build_generator
+        if networks == "mnist":
+            return ebgan_mlp_autoencoder(input_shape, D_WIDTH if width is None else width)
+        width = 64 if width is None else width
+        if networks == "ebgan":
             return conv_autoencoder(input_shape, width)
         return autoencoder_discriminator(input_shape, width, self.code_dim, norm)
 
