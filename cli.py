@@ -26,7 +26,7 @@ COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "evaluate", "prepare", "import", "
 USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [options]
        python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR] [--npz] [--individual]
                             [--interpolate slerp|linear] [--truncations none,1,0.7] [--classes 0,1,2]
-                            [--vary_code categorical|c1|c2 ...]
+                            [--vary_code categorical|cat1|c1 ...]
                             [--truncation_cutoff N] [--noise_mode random|const|none] [--space z|w]
                             [--style_mix 1,2:3,4 --mix_layers coarse|middle|fine|A-B]
                             [--input DIR [--direction a_to_b|b_to_a] [--target NAME,NAME]]   (cyclegan, stargan)
@@ -334,8 +334,9 @@ def sample_command(argv: list[str]) -> int:
     parser.add_argument("--columns", type=int, default=8, help="images per row of truncation.png and classes.png")
     parser.add_argument(
         "--vary_code", default=None, metavar="NAME",
-        help="InfoGAN: write code-NAME.png, --strips rows each sweeping code NAME (categorical: every category; "
-        "c1, c2 ...: 10 values over [-2, 2]) with the rest of the latent fixed",
+        help="InfoGAN: write code-NAME.png, --strips rows each sweeping code NAME (categorical, or cat1, cat2 ... "
+        "with several categorical codes: every category; c1, c2 ...: 10 values over [-2, 2]) with the rest of the "
+        "latent fixed",
     )  # fmt: skip
     parser.add_argument(
         "--style_mix", default=None, metavar="ROW_SEEDS:COLUMN_SEEDS",

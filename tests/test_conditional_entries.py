@@ -207,7 +207,7 @@ def test_infogan_mnist_networks_have_the_authors_parameter_counts():
     fake = model(model.sample_latent(3, generator=seeded(0)))
     source, q = model.discriminator(fake)
     assert fake.shape == (3, 1, 28, 28) and source.shape == (3,) and q.shape == (3, 12)
-    assert get_model("infogan")(resolution=32, channels=3, ngf=8, ndf=8).architecture == "dcgan"
+    assert get_model("infogan")(resolution=64, channels=3, ngf=8, ndf=8).architecture == "dcgan"
 
 
 @pytest.mark.parametrize("learn_std", [True, False])

@@ -13,10 +13,31 @@ from zoo.base import GANModule
 from zoo.errors import ZooError
 from zoo.nets.conditional import AuxiliaryHeadDiscriminator
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
-from zoo.nets.infogan import InfoGANDiscriminator, InfoGANGenerator
+from zoo.nets.infogan import (
+    InfoGANCelebADiscriminator,
+    InfoGANCelebAGenerator,
+    InfoGANDiscriminator,
+    InfoGANGenerator,
+)
 from zoo.nn import dcgan_init
 
-ARCHITECTURES = ("auto", "mnist", "dcgan")
+ARCHITECTURES = ("auto", "mnist", "celeba", "dcgan")
+
+
+def categorical_codes(categorical_dim: int | None, categorical_dims: list[int] | None) -> list[int]:
+    """The categories of each categorical code from ``categorical_dim`` (one code; 0: none) or ``categorical_dims``
+    (a list); neither: MNIST's one 10-way code."""
+    if categorical_dims is None:
+        dims = [10] if categorical_dim is None else [categorical_dim] if categorical_dim else []
+    else:
+        dims = [int(k) for k in categorical_dims]
+        if categorical_dim is not None and dims != ([categorical_dim] if categorical_dim else []):
+            raise ZooError(
+                f"infogan got categorical_dim {categorical_dim} and categorical_dims {dims}: set categorical_dims only"
+            )
+    if any(k < 2 for k in dims):
+        raise ZooError(f"each categorical code needs >= 2 categories, got categorical_dims {dims}")
+    return dims
 
 
 class InfoGAN(GANModule):
@@ -25,15 +46,25 @@ class InfoGAN(GANModule):
     min_{G,Q} max_D V(D, G) - lambda L_I(G, Q) (Eq. 6), with the variational lower bound of I(c; G(z, c))
     L_I = E[log Q(c | G(z, c))] + H(c) (Eq. 4-5). Q shares D's layers and adds FC 128 -> BatchNorm -> LeakyReLU
     -> outputs (Sec. 6 and App. C.1, Table 1); -L_I (up to the constant H(c)) joins both D's (so Q's) and G's
-    losses. Codes of MNIST (App. C.1): one 10-way categorical code (one-hot, uniform) and two continuous codes
-    U(-1, 1), with 62 noise dims: latent [noise | one-hot | continuous] of 74. Q models the categorical code with
-    a softmax and each continuous code with a Gaussian of standard deviation 1, as the authors' MNIST code does
-    (``learn_std: true``: exp of a network output, App. C's "parameterized through an exponential transformation").
-    App. C's defaults: lambda 1, Adam lr 2e-4 for D and 1e-3 for G; the noise is N(0, I).
+    losses. Codes (``categorical_dims``, ``continuous_dim``): any number of categorical codes (one-hot, uniform,
+    independent) and of continuous codes U(-1, 1); the latent is [noise | one-hot of each categorical code |
+    continuous codes], and L_I sums over the codes, as the authors' code (a product of the codes' distributions,
+    openai/InfoGAN infogan_trainer.py). Q models each categorical code with its own softmax and each continuous
+    code with a Gaussian of standard deviation 1, as the authors' MNIST code does (``learn_std: true``: exp of a
+    network output, App. C's "parameterized through an exponential transformation").
+    App. C: MNIST (C.1) one 10-way categorical code, two continuous codes and 62 noise dims (latent 74, the
+    defaults); SVHN (C.2) four 10-way categorical codes, four continuous codes and 124 noise dims (168); CelebA
+    (C.3) ten 10-way categorical codes and 128 noise dims (228, configs/infogan/celeba.yaml). App. C's defaults:
+    lambda 1, Adam lr 2e-4 for D and 1e-3 for G; the noise is N(0, I).
 
     Networks (``architecture``): ``auto`` (default) picks Table 1's MNIST nets for one-channel images (``mnist``,
-    zoo/nets/infogan.py: G 6,652,481 / D with Q 6,692,173 parameters at 28 px, as openai/InfoGAN builds them) and
-    DCGAN's (``dcgan``, Radford et al. 2015, Q on D's last hidden layer) otherwise.
+    zoo/nets/infogan.py: G 6,652,481 / D with Q 6,692,173 parameters at 28 px, as openai/InfoGAN builds them),
+    Table 3's CelebA nets for colour images at 32 px, the paper's CelebA resolution (``celeba``, the same layers
+    as SVHN's Table 2: G 2,908,355 / D with Q 1,201,317 parameters for CelebA's 228-dim latent and 100 Q
+    outputs), and DCGAN's (``dcgan``, Radford et al. 2015, Q on D's last hidden layer) otherwise.
+
+    Code names (``code_names``, ``sample --vary_code``): ``categorical`` when there is one categorical code,
+    ``cat1``, ``cat2`` ... when there are several, then ``c1``, ``c2`` ... for the continuous codes.
 
     Not class-conditional: ``num_classes`` is None and ``sample_latent`` draws the codes, so every sampler of the
     zoo works unchanged; ``zoo.infogan_sampling.vary_code`` sweeps one code with the rest fixed.
@@ -47,7 +78,8 @@ class InfoGAN(GANModule):
         ngf: int = 64,
         ndf: int = 64,
         noise_dim: int = 62,
-        categorical_dim: int = 10,
+        categorical_dim: int | None = None,
+        categorical_dims: list[int] | None = None,
         continuous_dim: int = 2,
         lambda_categorical: float = 1.0,
         lambda_continuous: float = 1.0,
@@ -61,38 +93,54 @@ class InfoGAN(GANModule):
         Args:
             resolution: image size, linked from the datamodule (a power of two >= 8).
             channels: image channels, linked from the datamodule.
-            architecture: auto, mnist (Table 1; any resolution divisible by 4) or dcgan (a power of two >= 8).
-            ngf: generator width (64 in Table 1: upconv 64, FC 2 x 64 channels, FC 1024 = 16 x 64).
-            ndf: discriminator width (64 in Table 1: conv 64 and 128, FC 1024).
+            architecture: auto, mnist (Table 1; any resolution divisible by 4), celeba (Table 3; any resolution
+                divisible by 16) or dcgan (a power of two >= 8).
+            ngf: generator width (64 in Table 1: upconv 64, FC 2 x 64 channels, FC 1024 = 16 x 64; in Table 3:
+                FC 2 x 2 x 7 x 64, upconvs 4, 2, 1 x 64).
+            ndf: discriminator width (64 in Table 1: conv 64 and 128, FC 1024; in Table 3: conv 64, 128, 256).
             noise_dim: dims of the incompressible noise z.
-            categorical_dim: categories of the one categorical code (0: none).
+            categorical_dim: categories of a single categorical code (0: none); the one-code shorthand of
+                ``categorical_dims``.
+            categorical_dims: categories of each categorical code, e.g. [10] * 10 for CelebA ([]: none).
+                Default, with ``categorical_dim`` unset: [10] (MNIST's).
             continuous_dim: number of continuous codes, each U(-1, 1).
             lambda_categorical: weight of the categorical code's term of L_I.
             lambda_continuous: weight of the continuous codes' term of L_I.
             learn_std: Q predicts each continuous code's log-std; false: std fixed at 1.
             q_hidden: units of Q's hidden layer.
         """
-        latent_dim = noise_dim + categorical_dim + continuous_dim
+        # new names: save_hyperparameters reads the arguments' local variables, which must keep what was passed
+        codes = categorical_codes(categorical_dim, categorical_dims)
+        one_hot = sum(codes)
+        latent_dim = noise_dim + one_hot + continuous_dim
         if kwargs.pop("latent_dim", latent_dim) != latent_dim:
-            raise ZooError("infogan's latent is noise_dim + categorical_dim + continuous_dim; set those instead")
+            raise ZooError("infogan's latent is noise_dim + sum(categorical_dims) + continuous_dim; set those instead")
         if kwargs.pop("num_classes", None) is not None:
             raise ZooError("infogan is unconditional: its codes are part of the latent, not labels of the data")
         if kwargs.get("packing", 1) != 1:
             raise ZooError("infogan's Q reads the codes of one sample: packing does not apply to it")
-        if categorical_dim + continuous_dim == 0 or min(noise_dim, categorical_dim, continuous_dim) < 0:
-            raise ZooError("infogan needs at least one code: set categorical_dim or continuous_dim > 0")
+        if one_hot + continuous_dim == 0 or min(noise_dim, continuous_dim) < 0:
+            raise ZooError(
+                "infogan needs at least one code: set categorical_dims (or categorical_dim) or continuous_dim > 0"
+            )
         super().__init__(latent_dim=latent_dim, g_lr=g_lr, d_lr=d_lr, **kwargs)
-        self.noise_dim, self.categorical_dim, self.continuous_dim = noise_dim, categorical_dim, continuous_dim
+        self.noise_dim, self.continuous_dim = noise_dim, continuous_dim
+        #: categories of each categorical code, and their total (the one-hot columns of the latent)
+        self.categorical_dims, self.categorical_dim = codes, one_hot
         if architecture not in ARCHITECTURES:
             raise ZooError(f"unknown InfoGAN architecture '{architecture}'; choose one of: {', '.join(ARCHITECTURES)}")
         if architecture == "auto":
-            architecture = "mnist" if channels == 1 else "dcgan"
+            architecture = "mnist" if channels == 1 else "celeba" if resolution == 32 else "dcgan"
         self.architecture = architecture
         self._fake_codes: Tensor | None = None
-        q_outputs = categorical_dim + continuous_dim * (2 if learn_std else 1)
+        q_outputs = one_hot + continuous_dim * (2 if learn_std else 1)
         if architecture == "mnist":
             self.generator = InfoGANGenerator(latent_dim, resolution, channels, ngf)
             self.discriminator = InfoGANDiscriminator(resolution, channels, q_outputs, ndf, q_hidden)
+            return
+        if architecture == "celeba":
+            self.generator = InfoGANCelebAGenerator(latent_dim, resolution, channels, ngf)
+            self.discriminator = InfoGANCelebADiscriminator(resolution, channels, q_outputs, ndf, q_hidden)
             return
         self.generator = DCGANGenerator(latent_dim, resolution, channels, ngf)
         trunk = DCGANDiscriminator(resolution, channels, ndf)
@@ -103,34 +151,50 @@ class InfoGAN(GANModule):
     # --------------------------------------------------------------------------------------- codes
 
     @property
+    def categorical_names(self) -> list[str]:
+        """``categorical`` for a single categorical code, ``cat1``, ``cat2`` ... for several."""
+        if len(self.categorical_dims) == 1:
+            return ["categorical"]
+        return [f"cat{j + 1}" for j in range(len(self.categorical_dims))]
+
+    @property
     def code_names(self) -> list[str]:
-        """``categorical`` (when there is one) and ``c1``, ``c2`` ... for the continuous codes."""
-        names = ["categorical"] if self.categorical_dim else []
-        return names + [f"c{j + 1}" for j in range(self.continuous_dim)]
+        """The categorical codes' names (``categorical_names``), then ``c1``, ``c2`` ... for the continuous codes."""
+        return self.categorical_names + [f"c{j + 1}" for j in range(self.continuous_dim)]
+
+    def code_categories(self, name: str) -> int:
+        """Categories of code ``name``; 0 for a continuous code."""
+        self.code_columns(name)
+        names = self.categorical_names
+        return self.categorical_dims[names.index(name)] if name in names else 0
 
     def code_columns(self, name: str) -> slice:
         """The latent columns that hold code ``name``."""
         if name not in self.code_names:
             raise ZooError(f"unknown code '{name}'; this model's codes are: {', '.join(self.code_names)}")
-        start = self.noise_dim + self.categorical_dim
-        if name == "categorical":
-            return slice(self.noise_dim, start)
-        j = start + int(name[1:]) - 1
+        names = self.categorical_names
+        if name in names:
+            j = names.index(name)
+            start = self.noise_dim + sum(self.categorical_dims[:j])
+            return slice(start, start + self.categorical_dims[j])
+        j = self.noise_dim + self.categorical_dim + int(name[1:]) - 1
         return slice(j, j + 1)
 
     def sample_latent(
         self, n: int, generator: torch.Generator | None = None, truncation: float | None = None
     ) -> Tensor:
-        """[noise | one-hot category | continuous codes]; ``truncation`` applies to the noise only. A draw from the
-        training stream (no ``generator``) is the iteration's fake batch: its codes are kept for the losses."""
+        """[noise | one-hot of each categorical code | continuous codes]; ``truncation`` applies to the noise only.
+        The continuous codes are drawn first, then the categorical codes in order. A draw from the training stream
+        (no ``generator``) is the iteration's fake batch: its codes are kept for the losses."""
         noise = super().sample_latent(n, generator, truncation)[:, : self.noise_dim]
         rng = generator if generator is not None else self._latent_rng
         device = rng.device if rng is not None else self.device
-        codes = [torch.rand(n, self.continuous_dim, generator=rng, device=device) * 2 - 1]
-        if self.categorical_dim:
-            category = torch.randint(self.categorical_dim, (n,), generator=rng, device=device)
-            codes.insert(0, F.one_hot(category, self.categorical_dim).float())
-        codes = torch.cat(codes, dim=1).to(self.device)
+        continuous = torch.rand(n, self.continuous_dim, generator=rng, device=device) * 2 - 1
+        codes = []
+        for k in self.categorical_dims:
+            category = torch.randint(k, (n,), generator=rng, device=device)
+            codes.append(F.one_hot(category, k).float())
+        codes = torch.cat([*codes, continuous], dim=1).to(self.device)
         if generator is None:
             self._fake_codes = codes
         return torch.cat([noise, codes], dim=1)
@@ -142,17 +206,23 @@ class InfoGAN(GANModule):
         return self.discriminator(x)[0]
 
     def information_loss(self, q: Tensor, codes: Tensor) -> tuple[Tensor, dict]:
-        """lambda_cat CE + lambda_cont NLL = -(weighted) L_I + const: the categorical code's cross-entropy under
-        Q's softmax plus the continuous codes' Gaussian negative log-likelihood (summed over codes, averaged over
-        the batch, with its log sqrt(2 pi) constant). Logs ``info/mi_categorical`` = log K - CE, the categorical
-        part of L_I (at most log K)."""
+        """lambda_cat CE + lambda_cont NLL = -(weighted) L_I + const: the categorical codes' cross-entropies, each
+        under its own softmax over its block of Q's outputs, summed over the codes, plus the continuous codes'
+        Gaussian negative log-likelihood (summed over codes), each averaged over the batch, the NLL with its
+        log sqrt(2 pi) constant. Q's outputs are [logits of each categorical code | means | log-stds], in the
+        latent's order. Logs ``info/mi_categorical`` = sum over the codes of log K_j - CE_j, the categorical part
+        of L_I (at most sum log K_j)."""
         k, c = self.categorical_dim, self.continuous_dim
         q, codes = q.float(), codes.float()
         logs, loss = {}, q.new_zeros(())
         if k:
-            cross_entropy = F.cross_entropy(q[:, :k], codes[:, :k].argmax(1))
+            cross_entropy, entropy, start = q.new_zeros(()), 0.0, 0
+            for categories in self.categorical_dims:
+                block = slice(start, start + categories)
+                cross_entropy = cross_entropy + F.cross_entropy(q[:, block], codes[:, block].argmax(1))
+                entropy, start = entropy + math.log(categories), start + categories
             loss = loss + self.hparams.lambda_categorical * cross_entropy
-            logs["info/mi_categorical"] = math.log(k) - cross_entropy
+            logs["info/mi_categorical"] = entropy - cross_entropy
         if c:
             mean = q[:, k : k + c]
             log_std = q[:, k + c :] if self.hparams.learn_std else torch.zeros_like(mean)

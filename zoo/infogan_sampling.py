@@ -24,26 +24,32 @@ def code_columns(model, code: str) -> slice:
     return model.code_columns(code)
 
 
-def default_values(model, code: str) -> list[float]:
-    """Every category of the categorical code; 10 evenly spaced values over [-2, 2] for a continuous code."""
+def categories(model, code: str) -> int:
+    """Categories of ``code`` (``categorical``, or ``cat1``, ``cat2`` ... for a model with several categorical
+    codes); 0 for a continuous code (``c1``, ``c2`` ...)."""
     code_columns(model, code)  # names the problem for a model without codes or an unknown code
-    if code == "categorical":
-        return list(range(model.categorical_dim))
-    return torch.linspace(*CONTINUOUS_RANGE, CONTINUOUS_STEPS).tolist()
+    return model.code_categories(code)
+
+
+def default_values(model, code: str) -> list[float]:
+    """Every category of a categorical code; 10 evenly spaced values over [-2, 2] for a continuous code."""
+    k = categories(model, code)
+    return list(range(k)) if k else torch.linspace(*CONTINUOUS_RANGE, CONTINUOUS_STEPS).tolist()
 
 
 def vary_code_latents(model, code: str, values: Sequence[float] | None = None, rows: int = 8, seed: int = 0) -> Tensor:
     """(rows * len(values), latent_dim) latents: row r is latent r of ``seed`` repeated, with ``code`` set to
-    each value in turn (a category index for ``categorical``, the code's value for ``c1``, ``c2`` ...)."""
-    columns = code_columns(model, code)
+    each value in turn (a category index for a categorical code, the code's value for ``c1``, ``c2`` ...); every
+    other column, the other categorical codes included, keeps its value."""
+    columns, k = code_columns(model, code), categories(model, code)
     values = default_values(model, code) if values is None else list(values)
     if rows < 1 or not values:
         raise ZooError(f"a code sweep needs >= 1 row and >= 1 value, got {rows} rows and {len(values)} values")
     latents = model.sample_latent(rows, generator=seeded(seed)).cpu().repeat_interleave(len(values), dim=0)
-    if code == "categorical":
-        if not all(float(v).is_integer() and 0 <= v < model.categorical_dim for v in values):
-            raise ZooError(f"categorical values are category indices 0..{model.categorical_dim - 1}, got {values}")
-        setting = torch.eye(model.categorical_dim)[torch.tensor(values, dtype=torch.long)]
+    if k:
+        if not all(float(v).is_integer() and 0 <= v < k for v in values):
+            raise ZooError(f"{code}'s values are category indices 0..{k - 1}, got {values}")
+        setting = torch.eye(k)[torch.tensor(values, dtype=torch.long)]
     else:
         setting = torch.tensor(values, dtype=latents.dtype)[:, None]
     latents[:, columns] = setting.repeat(rows, 1)
