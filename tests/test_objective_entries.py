@@ -253,6 +253,19 @@ def test_began_k_follows_eq_4_and_stays_in_zero_one():
     assert model.k == 0.0
 
 
+def test_began_draws_z_uniformly_from_minus_one_to_one():
+    """Sec. 3.5: z in [-1, 1]^{N_z} sampled uniformly (carpedm20/BEGAN-tensorflow: tf.random_uniform(-1, 1))."""
+    model = get_model("began")(**TOY)
+    z = model.sample_latent(4000, torch.Generator().manual_seed(0))
+    assert z.shape == (4000, 2) and z.min() >= -1 and z.max() <= 1
+    assert abs(float(z.mean())) < 0.05 and abs(float(z.var()) - 1 / 3) < 0.02  # U[-1, 1]: mean 0, variance 1/3
+    assert model.sample_latent(100, torch.Generator().manual_seed(0), truncation=0.5).abs().max() <= 0.5
+    normal = get_model("began")(latent_distribution="normal", **TOY).sample_latent(4000, torch.Generator())
+    assert normal.abs().max() > 1
+    with pytest.raises(ZooError, match="latent_distribution"):
+        get_model("began")(latent_distribution="cauchy", **TOY)
+
+
 def test_began_k_stays_in_zero_one_while_training_and_is_checkpointed():
     pl.seed_everything(0)
     model = get_model("began")(lambda_k=0.5, **TOY)

@@ -21,7 +21,9 @@ class BEGAN(StandardGAN):
     With L(v) = mean |v - D(v)| (Eq. 2, eta = 1): D minimizes L(x) - k_t L(G(z)), G minimizes L(G(z)), and
     k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z))), 0, 1) (Eq. 4), k_0 = 0. The convergence measure
     M_global = L(x) + |gamma L(x) - L(G(z))| (Sec. 3.4.1) is logged as ``began/m_global`` beside ``began/k``.
-    Defaults of the paper: gamma 0.5, lambda_k 0.001, Adam lr 1e-4, code and z of 64 dims, no batch norm.
+    Defaults of the paper: gamma 0.5, lambda_k 0.001, Adam lr 1e-4, code and z of 64 dims, no batch norm, and z drawn
+    uniformly from [-1, 1]^{N_z} (Sec. 3.5; carpedm20/BEGAN-tensorflow's trainer.py draws it with
+    tf.random_uniform(minval=-1, maxval=1)); ``latent_distribution: normal`` draws N(0, I) as the rest of the zoo.
 
     Networks (``architecture``): ``began`` (default), Fig. 1's ELU / nearest-upsampling autoencoder and a G of
     the decoder's layout, n = 128 (zoo/nets/began.py; at 64 px G 1,716,611 / D 13,405,379 parameters, as
@@ -43,6 +45,7 @@ class BEGAN(StandardGAN):
         g_lr: float = 1e-4,
         d_lr: float = 1e-4,
         d_norm: str = "none",
+        latent_distribution: str = "uniform",
         **kwargs,
     ):
         """
@@ -54,7 +57,10 @@ class BEGAN(StandardGAN):
             ngf: generator width (None: n = 128 for began, 64 for dcgan).
             ndf: discriminator width (None: n = 128 for began, 64 for dcgan).
             objective: must stay None: BEGAN's losses are its own.
+            latent_distribution: uniform (U[-1, 1], the paper's) or normal (N(0, I)).
         """
+        if latent_distribution not in ("uniform", "normal"):
+            raise ZooError(f"latent_distribution must be uniform or normal, got '{latent_distribution}'")
         if objective is not None:
             raise ZooError("began trains on its own equilibrium losses; --model.objective does not apply to it")
         if not 0 < gamma <= 1:
@@ -74,8 +80,25 @@ class BEGAN(StandardGAN):
             **kwargs,
         )
         self.gamma, self.lambda_k = gamma, lambda_k
+        self.latent_distribution = latent_distribution
         self.register_buffer("k", torch.zeros(()))
         self._balance: Tensor | None = None
+
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None, truncation: float | None = None
+    ) -> Tensor:
+        """z from U[-1, 1]^{N_z} (or N(0, I) with ``latent_distribution: normal``); ``truncation`` t keeps
+        |z_i| <= t, which for the uniform draw is U[-t, t]."""
+        if self.latent_distribution == "normal":
+            return super().sample_latent(n, generator, truncation)
+        if truncation is not None and truncation <= 0:
+            raise ZooError(f"truncation must be > 0, got {truncation}")
+        rng = generator if generator is not None else self._latent_rng
+        device = rng.device if rng is not None else self.device
+        z = torch.rand(n, self.latent_dim, generator=rng, device=device) * 2 - 1
+        if truncation is not None and self.truncation_space == "z":
+            z = z * min(truncation, 1.0)
+        return z.to(self.device)
 
     def uses_paper_networks(self, shape: tuple[int, ...]) -> bool:
         return self.architecture == "began" and data_kind(shape) == "image"
