@@ -153,13 +153,30 @@ def count(net: nn.Module) -> int:
 
 @pytest.mark.parametrize(
     "resolution, architecture, counts",
-    [(32, "cifar10", (1_593_888, 1_663_867)), (128, "imagenet", (11_465_728, 2_525_563))],
+    [
+        (32, "cifar10", (1_593_888, 1_663_867)),
+        (128, "imagenet", (16_531_971, 3_016_555)),
+        (128, "imagenet_kimhc", (11_465_728, 2_525_563)),
+    ],
 )
 def test_acgan_appendix_networks_have_the_reference_parameter_counts(resolution, architecture, counts):
-    # kimhc6028/acgan-pytorch's network.py (ilyakava/ACGAN-PyTorch's copy) with 10 classes: _netG_CIFAR10 /
-    # _netD_CIFAR10 and _netG / _netD
-    model = get_model("acgan")(resolution=resolution, channels=3, num_classes=10, latent_dim=100)
-    assert model.architecture == architecture
+    """imagenet: the appendix's ImageNet table (arXiv 1610.09585, Table 1 of its appendix), 10 classes, biases
+    everywhere (the table initializes them to constant 0):
+    G: Linear(110, 8 * 8 * 768) 5,455,872 (ReLU, no BN); ConvT 768 -> 384 5x5 7,372,800 + bias 384 + BN 768;
+    ConvT 384 -> 256 2,457,600 + 256 + 512; ConvT 256 -> 192 1,228,800 + 192 + 384; ConvT 192 -> 3 14,400 + 3
+    -> 16,531,971.
+    D: 3x3 convs 3 -> 16 (432 + 16), 16 -> 32 (4,608 + 32 + BN 64), 32 -> 64 (18,432 + 64 + 128), 64 -> 128
+    (73,728 + 128 + 256), 128 -> 256 (294,912 + 256 + 512), 256 -> 512 (1,179,648 + 512 + 1,024) = 1,574,752;
+    strides 2, 1, 2, 1, 2, 1 with "same" padding leave 16 x 16 x 512, and Linear(131,072, 1 + 10) 1,441,803
+    -> 3,016,555.
+    cifar10 and imagenet_kimhc: kimhc6028/acgan-pytorch's network.py (ilyakava/ACGAN-PyTorch's copy) with 10
+    classes, _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD."""
+    model = get_model("acgan")(
+        resolution=resolution, channels=3, num_classes=10, latent_dim=100, architecture=architecture
+    )
+    assert (
+        get_model("acgan")(resolution=resolution, channels=3, num_classes=10).architecture == architecture.split("_")[0]
+    )
     assert (count(model.generator), count(model.discriminator)) == counts
     dropouts = [m.p for m in model.discriminator.modules() if isinstance(m, nn.Dropout)]
     assert dropouts == [0.5] * 6

@@ -8,13 +8,10 @@ from torch import Tensor
 
 from zoo.base import GANModule
 from zoo.errors import ZooError
-from zoo.nets.acgan import ARCHITECTURES, ACGANDiscriminator, acgan_generator
+from zoo.nets.acgan import ARCHITECTURES, AUTO, ACGANDiscriminator, acgan_generator
 from zoo.nets.conditional import AuxiliaryHeadDiscriminator, LabelConcatGenerator
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from zoo.nn import dcgan_init
-
-#: the appendix's networks that ``auto`` picks by image size; other sizes get DCGAN's
-AUTO = {arch.resolution: name for name, arch in ARCHITECTURES.items()}
 
 
 def class_loss(logits: Tensor, labels: Tensor) -> Tensor:
@@ -34,11 +31,14 @@ class ACGAN(GANModule):
     ``acgan/real_accuracy``.
 
     Networks (``architecture``, the one-hot class concatenated to z in G: the paper's 110-dim input = 100 noise +
-    10 classes): ``auto`` (default) picks the appendix's by image size, ``cifar10`` at 32 px (G 1,593,888 / D
-    1,663,867 parameters with 10 classes) and ``imagenet`` at 128 px (11,465,728 / 2,525,563), as
-    kimhc6028/acgan-pytorch's network.py builds them (zoo/nets/acgan.py), and DCGAN's (Radford et al. 2015) at
-    other sizes (``dcgan``: the class head a linear layer on D's last hidden layer; ``ngf``/``ndf`` apply to
-    these only).
+    10 classes): ``auto`` (default) picks the appendix's by image size (zoo/nets/acgan.py): ``imagenet`` at 128 px,
+    the appendix's ImageNet table layer by layer (Linear 768 maps at 8 x 8 with ReLU, 5x5 stride-2 transposed convs
+    to 384, 256, 192 and the image, biases everywhere; D six 3x3 convs, 16 to 512 maps, "same" padding; G
+    16,531,971 / D 3,016,555 parameters with 10 classes), and ``cifar10`` at 32 px as kimhc6028/acgan-pytorch's
+    network.py builds it (G 1,593,888 / D 1,663,867; the CIFAR-10 table was not in the text read). DCGAN's (Radford
+    et al. 2015) at other sizes (``dcgan``: the class head a linear layer on D's last hidden layer; ``ngf``/``ndf``
+    apply to these only). ``imagenet_kimhc``: kimhc6028's 128 px reading of the ImageNet table (11,465,728 /
+    2,525,563), kept as an option.
     """
 
     conditional = True
@@ -58,7 +58,7 @@ class ACGAN(GANModule):
             resolution: image size, linked from the datamodule (a power of two >= 8).
             channels: image channels, linked from the datamodule.
             num_classes: number of classes, linked from the datamodule.
-            architecture: auto, cifar10 (32 px), imagenet (128 px) or dcgan (any power of two >= 8).
+            architecture: auto, cifar10 (32 px), imagenet or imagenet_kimhc (128 px) or dcgan (any power of two >= 8).
             ngf: generator width.
             ndf: discriminator width.
         """

@@ -1,16 +1,24 @@
-"""The networks of ACGAN's appendix (Odena et al. 2017, arXiv 1610.09585, the appendix's CIFAR-10 and ImageNet
-tables), laid out as kimhc6028/acgan-pytorch's PyTorch reproduction of those tables (network.py, as kept in its
-fork ilyakava/ACGAN-PyTorch: _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD):
+"""The networks of ACGAN's appendix (Odena et al. 2017, arXiv 1610.09585).
 
-Generator: [z | one-hot class] (110 = 100 + 10) -> a linear layer (384 at 32 px, 768 at 128 px) read as a 1 x 1
-map, then bias-free transposed convs with BatchNorm and ReLU, the last one to the image with tanh.
-Discriminator: six bias-free 3x3 convs (16, 32, 64, 128, 256, 512 channels; strides 2, 1, 2, 1, 2, 1), LeakyReLU
-0.2 and dropout 0.5 after each, BatchNorm after all but the first; two linear layers on the flattened last map,
-the source logit and the class logits. Weights from N(0, 0.02), biases 0 (the tables' "isotropic gaussian").
+``imagenet`` is the appendix's ImageNet table (its Table 1 in the arXiv text read here), layer by layer:
+G, from the 110-dim input (100 noise + 10 classes: each AC-GAN sees 10 classes): Linear to 768 maps, no batch
+norm, ReLU; 5x5 stride-2 transposed convs to 384, 256 and 192 maps with batch norm and ReLU; a 5x5 stride-2
+transposed conv to the 3 image channels with tanh. D: six 3x3 convs of 16, 32, 64, 128, 256 and 512 maps with
+strides 2, 1, 2, 1, 2, 1, batch norm on all but the first, dropout 0.5 and LeakyReLU 0.2 after each; a Linear to
+K + 1 outputs (the "Soft-Sigmoid": a sigmoid on the source unit, a softmax on the K class units; here two linear
+heads, the same parameters). Weights from N(0, 0.02), biases constant 0 (so every layer has a bias).
 
-The reference's 32 px generator has 4x4 kernels (the table's 5x5 cannot reach 32 px from 1 x 1 in stride-2 steps)
-and its 128 px one ends in an 8x8 kernel; its 128 px discriminator's stride-1 convs are unpadded (13 x 13 at the
-end), its 32 px one's padded (4 x 4).
+What the table leaves open, and how it is filled: four stride-2 transposed convs reach 128 px only from an 8 x 8
+map, so the Linear's 768 maps are 8 x 8 (Linear 110 -> 8 * 8 * 768) and the convs are "same"-padded (5x5, padding
+2, output padding 1: each doubles the size); D's convs are "same"-padded too (padding 1), so its last map is
+16 x 16 x 512.
+
+``cifar10`` (and ``imagenet_kimhc``, kept as a named option) follow kimhc6028/acgan-pytorch's network.py (as kept in
+its fork ilyakava/ACGAN-PyTorch: _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD), because the CIFAR-10 table was
+not in the arXiv text read here: G a Linear read as a 1 x 1 map without an activation, then bias-free transposed
+convs (32 px: 4x4 kernels to 192, 96 and the image; 128 px: 5x5 to 384, 256, 192, 64, then an 8x8 kernel to the
+image); D bias-free 3x3 convs as above, the 128 px one's stride-1 convs unpadded (13 x 13 at the end), the 32 px
+one's padded (4 x 4).
 """
 
 from __future__ import annotations
@@ -27,7 +35,9 @@ from zoo.nn import dcgan_init
 class ACGANArchitecture:
     """``linear``: the generator's linear layer width; ``g_convs``: (out channels, kernel, stride, padding) of
     each transposed conv before the output one, ``g_output``: (kernel, stride, padding) of the output one;
-    ``d_padding``: padding of the discriminator's stride-1 convs; ``d_size``: its last map's size."""
+    ``d_padding``: padding of the discriminator's stride-1 convs; ``d_size``: its last map's size; ``linear_size``:
+    the size of the map the linear layer's output is read as; ``linear_relu``: a ReLU after the linear layer;
+    ``output_padding``: of G's transposed convs; ``bias``: biases on the convs."""
 
     resolution: int
     linear: int
@@ -35,32 +45,52 @@ class ACGANArchitecture:
     g_output: tuple[int, int, int]
     d_padding: int
     d_size: int
+    linear_size: int = 1
+    linear_relu: bool = False
+    output_padding: int = 0
+    bias: bool = False
 
 
 ARCHITECTURES = {
     "cifar10": ACGANArchitecture(32, 384, ((192, 4, 1, 0), (96, 4, 2, 1), (48, 4, 2, 1)), (4, 2, 1), 1, 4),
     "imagenet": ACGANArchitecture(
+        128,
+        768,
+        ((384, 5, 2, 2), (256, 5, 2, 2), (192, 5, 2, 2)),
+        (5, 2, 2),
+        1,
+        16,
+        linear_size=8,
+        linear_relu=True,
+        output_padding=1,
+        bias=True,
+    ),
+    "imagenet_kimhc": ACGANArchitecture(
         128, 768, ((384, 5, 2, 0), (256, 5, 2, 0), (192, 5, 2, 0), (64, 5, 2, 0)), (8, 2, 0), 0, 13
     ),
 }
+#: the architecture ``auto`` picks at each resolution
+AUTO = {32: "cifar10", 128: "imagenet"}
 D_WIDTHS = (16, 32, 64, 128, 256, 512)
 
 
 class ACGANGeneratorNet(nn.Module):
     def __init__(self, in_features: int, channels: int, arch: ACGANArchitecture):
         super().__init__()
-        self.linear = nn.Linear(in_features, arch.linear)
-        layers: list[nn.Module] = []
-        c_in = arch.linear
+        self.arch = arch
+        self.linear = nn.Linear(in_features, arch.linear * arch.linear_size**2)
+        layers: list[nn.Module] = [nn.ReLU(inplace=True)] if arch.linear_relu else []
+        c_in, extra = arch.linear, {"output_padding": arch.output_padding, "bias": arch.bias}
         for c_out, kernel, stride, padding in arch.g_convs:
-            layers += [nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, bias=False), nn.BatchNorm2d(c_out)]
+            layers += [nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, **extra), nn.BatchNorm2d(c_out)]
             layers.append(nn.ReLU(inplace=True))
             c_in = c_out
-        layers += [nn.ConvTranspose2d(c_in, channels, *arch.g_output, bias=False), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(c_in, channels, *arch.g_output, **extra), nn.Tanh()]
         self.convs = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.convs(self.linear(x)[:, :, None, None])
+        size = self.arch.linear_size
+        return self.convs(self.linear(x).view(x.shape[0], self.arch.linear, size, size))
 
 
 def acgan_generator(latent_dim: int, num_classes: int, channels: int, arch: ACGANArchitecture) -> nn.Module:
@@ -79,7 +109,8 @@ class ACGANDiscriminator(nn.Module):
         c_in = channels
         for i, c_out in enumerate(D_WIDTHS):
             stride = 2 if i % 2 == 0 else 1
-            layers.append(nn.Conv2d(c_in, c_out, 3, stride, 1 if stride == 2 else arch.d_padding, bias=False))
+            padding = 1 if stride == 2 else arch.d_padding
+            layers.append(nn.Conv2d(c_in, c_out, 3, stride, padding, bias=arch.bias))
             layers += [nn.BatchNorm2d(c_out)] if i else []
             layers += [nn.LeakyReLU(0.2, inplace=True), nn.Dropout(dropout)]
             c_in = c_out
