@@ -1,4 +1,7 @@
-"""The model zoo: short names (``--model dcgan``) mapped to GANModule classes."""
+"""The model zoo: short names (``--model dcgan``) mapped to GANModule classes, and each one's one-line summary.
+
+Importing this package imports no model (nor torch or Lightning): ``python cli.py models`` lists the zoo from
+``MODELS`` and ``SUMMARIES`` alone, and ``get_model`` imports one entry's module when it is asked for."""
 
 from __future__ import annotations
 
@@ -31,6 +34,33 @@ MODELS = {
     "stargan": "zoo.stargan:StarGAN",
 }
 
+#: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
+SUMMARIES = {
+    "gan": "Goodfellow 2014: MLP generator and maxout discriminator, minimax or non-saturating loss.",
+    "dcgan": "Radford 2015: all-convolutional G/D with BatchNorm, ReLU/tanh G, LeakyReLU D.",
+    "lsgan": "Mao 2017: least-squares losses with a-b-c coding, 0-1-1 by default (Eq. 9), -1-1-0 (Eq. 8) by args.",
+    "wgan": "Arjovsky 2017: a critic with weights clipped to [-c, c], RMSprop 5e-5, 5 critic steps (Algorithm 1).",
+    "wgan_gp": "Gulrajani 2017: the Wasserstein critic with a gradient penalty on interpolates instead of clipping.",
+    "dragan": "Kodali 2017: the non-saturating GAN game with a gradient penalty around perturbed real data.",
+    "fgan": "Nowozin 2016: variational divergence minimization for the nine f-divergences of Tables 1 and 2.",
+    "relativistic": "Jolicoeur-Martineau 2018: D estimates how much more realistic real data is than fake data.",
+    "ebgan": "Zhao 2017: an autoencoder D whose reconstruction error is an energy, margin loss, pulling-away term.",
+    "began": "Berthelot 2017: an autoencoder D, losses on its L1 reconstruction error, proportional control k_t.",
+    "improved_gan": "Salimans 2016: feature matching, minibatch discrimination, historical averaging, VBN.",
+    "cgan": "Mirza 2014: G and D both see the class y (one-hot); the GAN game conditioned on y.",
+    "acgan": "Odena 2017: G(c, z) draws class c; D sees only the image, with a real/fake head and a class head.",
+    "infogan": "Chen 2016: latent codes c beside the noise z, kept recoverable from G(z, c) by a Q head on D.",
+    "sngan": "Miyato 2018: spectral norm on every D weight, hinge loss, 5 D steps; ResNet or standard CNN nets.",
+    "sngan_projection": "Miyato & Koyama 2018: the class enters D by projection and G by class-conditional BN.",
+    "sagan": "Zhang 2019: self-attention in G and D, spectral norm in both, TTUR (G 1e-4, D 4e-4), hinge loss.",
+    "biggan": "Brock 2019: SAGAN scaled up, shared class embedding, hierarchical z, orthogonal regularization.",
+    "pggan": "Karras 2018: G and D grown from 4x4 to the full resolution with faded-in blocks.",
+    "stylegan": "Karras 2019: mapping network, AdaIN styles, per-layer noise, style mixing, R1, grown progressively.",
+    "stylegan2": "Karras 2020: modulated convolutions, skip G, residual D, lazy R1 and path length regularization.",
+    "cyclegan": "Zhu 2017: translators A->B and B->A, 70x70 PatchGANs, least squares, cycle and identity losses.",
+    "stargan": "Choi 2018: one translator G(x, c) for every target domain, PatchGAN critic with a domain classifier.",
+}
+
 
 def get_model(name: str) -> type:
     """The GANModule class registered as ``name``; an unknown name lists the valid ones."""
@@ -42,5 +72,9 @@ def model_name(cls: type) -> str | None:
 
 
 def summary(cls: type) -> str:
-    """The first line of a class docstring: the one-line description shown by ``cli.py models``."""
-    return (cls.__doc__ or "").strip().splitlines()[0]
+    """The one-line description of ``cls``: its entry's in ``SUMMARIES`` (what ``cli.py models`` shows), or the
+    first line of its docstring for a class outside the zoo."""
+    for name, target in MODELS.items():
+        if target == f"{cls.__module__}:{cls.__name__}":
+            return SUMMARIES[name]
+    return ((cls.__doc__ or "").strip().splitlines() or [""])[0]
