@@ -4,6 +4,7 @@ alternating D/G updates. Imported only when a Lightning subcommand runs (it impo
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -76,6 +77,57 @@ def create_run_dir(run_dir: Path, fix: str) -> list[Path]:
     return created
 
 
+class LightningChatter(logging.Filter):
+    """Drops the info lines Lightning logs itself at start-up and end (accelerator lines, the litlogger tip, "Seed
+    set to", "`Trainer.fit` stopped"); warnings, errors and the info lines of the zoo's own callbacks pass."""
+
+    def __init__(self):
+        super().__init__()
+        import lightning_fabric
+        import lightning_utilities
+        import pytorch_lightning
+
+        self.folders = tuple(
+            str(Path(pkg.__file__).resolve().parent) + os.sep
+            for pkg in (pytorch_lightning, lightning_fabric, lightning_utilities)
+        )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        return not str(Path(record.pathname).resolve()).startswith(self.folders)
+
+
+def plain_warning(message, category, filename, lineno, line=None) -> str:
+    """``warning: <message>``, without the file:line prefix and source line Python and Lightning print."""
+    return f"warning: {message}\n"
+
+
+def quiet_lightning() -> None:
+    """A quiet start: no Lightning info lines, no "checkpoint directory exists and is not empty" on a resume
+    into the run folder, and warnings as one ``warning: ...`` line. ``cli.py fit --verbose`` skips this."""
+    import warnings
+
+    chatter = LightningChatter()
+    for name in ("pytorch_lightning", "lightning_fabric", ""):  # "": the root logger, if Lightning propagates to it
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(chatter)
+    warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty")
+    warnings.formatwarning = plain_warning  # after Lightning's import, which sets its own
+
+
+def parameter_line(model, run_dir: Path | None) -> str:
+    """One line with the run folder and G's and D's parameter counts, e.g. ``run folder: runs/dcgan-digits/<time>;
+    DCGAN: 135,937 G / 34,433 D parameters``."""
+    from torch.nn.parameter import is_lazy
+
+    def count(net) -> int:
+        return sum(p.numel() for p in net.parameters() if not is_lazy(p)) if net is not None else 0
+
+    g, d = count(getattr(model, "generator", None)), count(getattr(model, "discriminator", None))
+    return f"run folder: {run_dir}; {type(model).__name__}: {g:,} G / {d:,} D parameters"
+
+
 def finish_wandb_run() -> None:
     """Ends this process's W&B run, if one was started, so that its files can be removed."""
     wandb = sys.modules.get("wandb")
@@ -111,8 +163,11 @@ class ZooCLI(LightningCLI):
     """LightningCLI with the zoo's callbacks as option groups, data->model links, a run folder per run,
     W&B logging by default, atomic checkpoints and a DDP strategy that suits alternating updates."""
 
-    def __init__(self, model_cls: type, data_cls: type, run_name: str, **kwargs):
+    def __init__(self, model_cls: type, data_cls: type, run_name: str, verbose: bool = False, **kwargs):
         self.run_name = run_name
+        self.verbose = verbose  # Lightning's own output (info lines, model summary) as Lightning prints it
+        if not verbose:
+            quiet_lightning()
         self.run_dir: Path | None = None
         self.created_dirs: list[Path] = []  # the run folder and its parents, where this process created them
         args = kwargs.get("args") or []
@@ -236,6 +291,10 @@ class ZooCLI(LightningCLI):
         kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(**kwargs)
 
+    def before_fit(self) -> None:
+        if os.environ.get("LOCAL_RANK", "0") == "0":
+            print(parameter_line(self.model, self.run_dir), file=sys.stderr)
+
     def check_resumed_model(self) -> None:
         """The model built for a resume against its checkpoint: values linked from the data (resolution,
         channels, classes) must match, or loading would fail or train something else."""
@@ -258,7 +317,12 @@ class ZooCLI(LightningCLI):
                 f"`wandb sync --id {run_id} {self.run_dir}/wandb/offline-run-*`, or run `wandb login` first.",
                 file=sys.stderr,
             )
-        return WandbLogger(
+        if offline and not self.verbose:
+            # the W&B line above says it all (wandb's own start lines and closing "wandb sync" line go); its
+            # warnings and errors still show
+            os.environ.setdefault("WANDB_SHOW_INFO", "false")
+            os.environ.setdefault("WANDB_QUIET", "true")
+        logger = WandbLogger(
             project=os.environ.get("WANDB_PROJECT", "gan-zoo"),
             name=f"{self.run_name}/{self.run_dir.name}",
             save_dir=str(self.run_dir),
@@ -266,3 +330,8 @@ class ZooCLI(LightningCLI):
             id=run_id,
             resume="allow",  # a resumed run continues its W&B run: one history, one run to upload
         )
+        init = getattr(logger, "_wandb_init", None)
+        if isinstance(init, dict) and init.get("anonymous") is None:
+            # Lightning passes anonymous=None, which wandb answers with "The anonymous setting has no effect"
+            init.pop("anonymous", None)
+        return logger
