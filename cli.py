@@ -23,7 +23,7 @@ from zoo.errors import ZooError
 ROOT = Path(__file__).resolve().parent
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "evaluate", "prepare", "import", "models")
-USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [options]
+USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [--verbose] [options]
        python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR] [--npz] [--individual]
                             [--interpolate slerp|linear] [--truncations none,1,0.7] [--classes 0,1,2]
                             [--vary_code categorical|cat1|c1 ...]
@@ -85,11 +85,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def list_models() -> int:
+    """The zoo, one aligned line each, from the registry alone: no model, torch or Lightning is imported."""
     import zoo
 
-    for name in zoo.MODELS:
-        cls = zoo.get_model(name)
-        print(f"{name:<12} {zoo.summary(cls)}")
+    width = max(map(len, zoo.MODELS))
+    try:
+        for name in zoo.MODELS:
+            print(f"{name:<{width}}  {zoo.SUMMARIES[name]}")
+        sys.stdout.flush()  # a closed pipe fails here rather than in the flush at exit
+    except BrokenPipeError:
+        # the reader went away (models | head -3): stop quietly, the idiom of Python's signal docs
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 
@@ -141,6 +150,8 @@ def run_lightning(argv: list[str]) -> None:
     import zoo
     from datamodules import DATAMODULES, data_name, get_datamodule
 
+    verbose = "--verbose" in argv  # Lightning's own start-up output and model summary, as Lightning prints them
+    argv[:] = [a for a in argv if a != "--verbose"]
     model_arg, data_arg = pop_option(argv, "--model"), pop_option(argv, "--data")
     if model_arg is None:
         raise ZooError(f"choose a model with --model NAME; the zoo has: {', '.join(zoo.MODELS)}")
@@ -171,6 +182,7 @@ def run_lightning(argv: list[str]) -> None:
         model_cls,
         data_cls,
         run_name=f"{model_key}-{data_key}",
+        verbose=verbose,
         args=argv,
         parser_kwargs=parser_kwargs,
         save_config_kwargs={"overwrite": True},
@@ -179,6 +191,7 @@ def run_lightning(argv: list[str]) -> None:
         trainer_defaults={
             "use_distributed_sampler": False,
             "log_every_n_steps": 50,
+            "enable_model_summary": verbose,  # quiet: ZooCLI prints one line with G's and D's parameter counts
             "callbacks": [CorruptImageReport(), GracefulInterrupt()],
         },
     )
@@ -420,7 +433,9 @@ def sample_command(argv: list[str]) -> int:
     if truncations:
         sweep = sampling.truncation_sweep(model, truncations, args.columns, seed, style)
         pictures["truncation.png"] = (sweep, args.columns)
-    if classes:
+    if classes and model.num_classes is None:  # the other pictures are still wanted: skip this one, say why
+        print(f"note: {type(model).__name__} is unconditional: --classes skipped, no classes.png", file=sys.stderr)
+    elif classes:
         rows = sampling.class_grid(model, classes, args.columns, seed, truncation, style)
         pictures["classes.png"] = (rows, args.columns)
     if mix_seeds:

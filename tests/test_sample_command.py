@@ -48,7 +48,6 @@ def test_sample_writes_strips_rows_npz_and_pngs(checkpoint, tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, phrase",
     [
-        (["--classes", "0,1"], "DCGAN is unconditional: class rows need a class-conditional model"),
         (["--classes", "one"], "--classes takes a comma-separated list, e.g. --classes 0,1,2"),
         (["--truncations", "1,x"], "--truncations takes a comma-separated list"),
         (["--num_samples", "2000"], "add --no-grid"),
@@ -59,6 +58,16 @@ def test_bad_sample_options_name_the_fix(checkpoint, tmp_path, capsys, args, phr
     assert cli.main(["sample", "--ckpt_path", str(checkpoint), "--out_dir", str(tmp_path), *args]) == 2
     assert phrase in capsys.readouterr().err
     assert not list(tmp_path.glob("*.npz"))
+
+
+def test_classes_of_an_unconditional_model_are_skipped_with_a_note(checkpoint, tmp_path, capsys):
+    argv = ["sample", "--ckpt_path", str(checkpoint), "--out_dir", str(tmp_path), "--num_samples", "4"]
+    assert cli.main([*argv, "--classes", "0,1,2", "--truncations", "none,0.5", "--columns", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert err.strip() == "note: DCGAN is unconditional: --classes skipped, no classes.png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "truncation.png"]
+    assert "grid.png, truncation.png ->" in out
+    assert Image.open(tmp_path / "truncation.png").size == grid_size(2, 3, px=16)
 
 
 def test_large_dumps_skip_the_grid(checkpoint, tmp_path):
