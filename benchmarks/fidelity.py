@@ -1,6 +1,7 @@
 """Fidelity to the authors' code (issue 19): each importer's reference fixture, entry by entry.
 
-Runs the importer tests (tests/test_importers*.py, tests/test_stylegan2_nvlabs.py) with
+Runs the importer tests (tests/test_importers*.py, tests/test_stylegan2_nvlabs.py) and the parameter-count
+tests of the entries without a fixture (PAPER_COUNT_TESTS) with
 $GAN_ZOO_FIDELITY_REPORT set, so that every comparison they assert (tests/fidelity.py) is also written down,
 and tabulates: the reference, G and D parameter counts beside the reference's, and the largest relative output
 difference (max |ours - theirs| / max |theirs| over every output the fixture records). Beside them,
@@ -29,6 +30,25 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.results import record_block
 
 TESTS = ["tests/test_importers.py", "tests/test_importers_biggan_pggan.py", "tests/test_stylegan2_nvlabs.py"]
+#: the tests that hold entries at their papers' configurations against the reference's parameter counts
+PAPER_COUNT_TESTS = [
+    "tests/test_conditional_entries.py::test_acgan_appendix_networks_have_the_reference_parameter_counts",
+    "tests/test_conditional_entries.py::test_infogan_mnist_networks_have_the_authors_parameter_counts",
+    "tests/test_infogan.py::test_celeba_recipe_builds_table_3_networks_with_the_papers_parameter_counts",
+    "tests/test_objective_entries.py::test_wgan_gp_networks_have_the_authors_parameter_counts",
+    "tests/test_objective_entries.py::test_ebgan_networks_are_the_appendix_s_64_px_model",
+    "tests/test_objective_entries.py::test_ebgan_mnist_networks_are_fig_9_s_fully_connected_model",
+    "tests/test_objective_entries.py::test_began_networks_are_fig_1_s_with_the_reference_parameter_counts",
+    "tests/test_resnet_family.py::test_sngan_32_px_parameter_counts_equal_the_authors_networks",
+    "tests/test_resnet_family.py::test_biggan_32_counts_and_discriminator_attention_equal_biggan_pytorchs",
+    "tests/test_resnet_family.py::test_biggan_128_px_imagenet_counts_equal_biggan_pytorchs",
+    "tests/test_nets.py::test_dcgan_64px_matches_the_reference_widths",
+    "tests/test_pggan.py::test_parameter_counts_at_1024_px_equal_the_authors_tensorflow_networks",
+    "tests/test_stylegan.py::test_config_f_has_18_ws_and_the_papers_26_2m_generator_parameters",
+    "tests/test_stylegan2.py::test_config_f_generator_has_the_authors_parameter_count",
+    "tests/test_cyclegan.py::test_networks_have_the_reference_sizes_and_shapes",
+    "tests/test_stargan.py::test_networks_have_the_reference_sizes_and_shapes",
+]
 REFERENCES = {
     "dcgan-examples": "pytorch/examples dcgan/main.py",
     "cyclegan": "junyanz/pytorch-CycleGAN-and-pix2pix",
@@ -47,10 +67,10 @@ def collect() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "fidelity.jsonl"
         env = {**os.environ, "GAN_ZOO_FIDELITY_REPORT": str(report)}
+        command = [sys.executable, "-m", "pytest", *TESTS, *PAPER_COUNT_TESTS, "-q", "-o", "addopts="]
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", *TESTS, "-q", "-o", "addopts=", "-p", "no:cacheprovider"],
-            cwd=ROOT, env=env, capture_output=True, text=True,
-        )  # fmt: skip
+            [*command, "-p", "no:cacheprovider"], check=False, cwd=ROOT, env=env, capture_output=True, text=True
+        )
         print(run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:], file=sys.stderr)
         return [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
 
@@ -63,7 +83,7 @@ def modes_of(name: str, entries: list[dict]) -> set[str]:
 def fidelity_rows(entries: list[dict]) -> list[str]:
     """One row per fixture that reported its counts; its outputs are those reported under its name, or under
     its name with a mode ("cyclegan (eval)", "cyclegan (train)")."""
-    counts = {e["source"]: (e["counts"], e["reference"]) for e in entries if "counts" in e}
+    counts = {e["source"]: (e["counts"], e["reference"]) for e in entries if "counts" in e and "code" not in e}
     rows = []
     for name, (ours, theirs) in sorted(counts.items()):
         compared = [e for e in entries if "output" in e and e["source"] in (name, *modes_of(name, entries))]
@@ -73,6 +93,20 @@ def fidelity_rows(entries: list[dict]) -> list[str]:
             f"| {name} | {REFERENCES[name.split(' (')[0]]} | {ours[0]:,} / {ours[1]:,} | {theirs[0]:,} / {theirs[1]:,} "
             f"| {equal} | {worst:.1e} ({len(compared)} comparisons) |"
         )
+    return rows
+
+
+def pair(counts: list[int | None]) -> str:
+    """``G / D`` with thousands separators; a network the reference does not count is a dash."""
+    return " / ".join("-" if n is None else f"{n:,}" for n in counts)
+
+
+def paper_rows(entries: list[dict]) -> list[str]:
+    """One row per entry held at its paper's configuration against the reference's counts (no fixture)."""
+    rows = []
+    for e in sorted((e for e in entries if "code" in e), key=lambda e: e["source"]):
+        equal = "yes" if list(e["counts"]) == e["reference"] else "**no**"
+        rows.append(f"| {e['source']} | {e['code']} | {pair(e['counts'])} | {pair(e['reference'])} | {equal} |")
     return rows
 
 
@@ -95,7 +129,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     args = parser.parse_args()
-    rows = fidelity_rows(collect())
+    entries = collect()
+    rows = fidelity_rows(entries)
     body = "\n".join(
         [
             "```bash",
@@ -106,6 +141,13 @@ def main() -> None:
             "|---|---|---|---|---|---|",
             *rows,
             "",
+            "Entries at their papers' configurations, where no fixture exists: parameter counts against the numbers",
+            "the paper's tables or the authors' code give (a dash: the reference counts one network only).",
+            "",
+            "| entry and configuration | reference | zoo G / D parameters | reference G / D | equal |",
+            "|---|---|---|---|---|",
+            *paper_rows(entries),
+            "",
             "StyleGAN2 synthesis FLOPs per image (zoo/flops.py):",
             "",
             "| configuration | zoo GFLOP | NVlabs GFLOP | difference |",
@@ -115,7 +157,7 @@ def main() -> None:
     )
     print(body)
     if args.record:
-        record_block("fidelity", "Fidelity to the authors' code: imported reference checkpoints (issue 19)", body)
+        record_block("fidelity", "Fidelity to the authors' code (issue 19)", body)
 
 
 if __name__ == "__main__":

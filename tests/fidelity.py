@@ -35,8 +35,17 @@ def assert_matches(source: str, ours: dict[str, torch.Tensor], theirs: dict[str,
         assert difference <= TOLERANCE, name
 
 
-def assert_counts(source: str, generator: nn.Module, discriminator: nn.Module, reference: tuple[int, int]) -> None:
-    """G's and D's parameter counts equal the reference's (G, D)."""
-    counts = tuple(sum(p.numel() for p in net.parameters()) for net in (generator, discriminator))
-    record({"source": source, "counts": counts, "reference": list(reference)})
+def assert_counts(
+    source: str,
+    generator: nn.Module | None,
+    discriminator: nn.Module | None,
+    reference: tuple[int | None, int | None],
+    code: str | None = None,
+) -> None:
+    """G's and D's parameter counts equal the reference's (G, D); None where the reference gives one network only.
+    ``code`` names where the reference numbers come from when no fixture does (a paper's table, the authors'
+    repository at the paper's configuration): benchmarks/fidelity.py lists those in a table of their own."""
+    nets = (generator, discriminator)
+    counts = tuple(None if net is None else sum(p.numel() for p in net.parameters()) for net in nets)
+    record({"source": source, "counts": counts, "reference": list(reference), **({"code": code} if code else {})})
     assert counts == tuple(reference)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from callbacks.samples import SampleGrid
+from tests.fidelity import assert_counts
 from tests.helpers import make_trainer, tiny_dcgan, tiny_digits
 from zoo import get_model
 from zoo.errors import ZooError
@@ -151,6 +152,13 @@ def count(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+ACGAN_REFERENCES = {
+    "imagenet": "Odena et al. 2017, App. A Table 1 (the paper's only network table)",
+    "cifar10": "kimhc6028/acgan-pytorch network.py (_netG_CIFAR10, _netD_CIFAR10)",
+    "imagenet_kimhc": "kimhc6028/acgan-pytorch network.py (_netG, _netD)",
+}
+
+
 @pytest.mark.parametrize(
     "resolution, architecture, counts",
     [
@@ -177,7 +185,8 @@ def test_acgan_appendix_networks_have_the_reference_parameter_counts(resolution,
     assert (
         get_model("acgan")(resolution=resolution, channels=3, num_classes=10).architecture == architecture.split("_")[0]
     )
-    assert (count(model.generator), count(model.discriminator)) == counts
+    code = ACGAN_REFERENCES[architecture]
+    assert_counts(f"acgan {architecture} {resolution} px", model.generator, model.discriminator, counts, code)
     dropouts = [m.p for m in model.discriminator.modules() if isinstance(m, nn.Dropout)]
     assert dropouts == [0.5] * 6
     images = model(torch.randn(2, 100), torch.tensor([0, 9]))
@@ -218,7 +227,8 @@ def test_infogan_mnist_networks_have_the_authors_parameter_counts():
     # of fixed variance, so Q has 10 + 2 outputs
     model = get_model("infogan")(resolution=28, channels=1)
     assert model.architecture == "mnist" and not model.hparams.learn_std
-    assert (count(model.generator), count(model.discriminator)) == (6_652_481, 6_692_173)
+    code = "openai/InfoGAN regularized_gan.py, network_type mnist"
+    assert_counts("infogan mnist 28 px", model.generator, model.discriminator, (6_652_481, 6_692_173), code)
     slopes = {m.negative_slope for m in model.discriminator.modules() if isinstance(m, nn.LeakyReLU)}
     assert slopes == {0.1}
     fake = model(model.sample_latent(3, generator=seeded(0)))

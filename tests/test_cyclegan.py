@@ -13,6 +13,7 @@ import cli
 from callbacks import PeriodicFID, load_gan
 from datamodules.unpaired import UnpairedDataModule
 from tests.conftest import run_cli
+from tests.fidelity import assert_counts
 from tests.helpers import grid_size, make_trainer
 from zoo.cyclegan import CycleGAN, ImagePool
 from zoo.errors import ZooError
@@ -25,8 +26,9 @@ def count(net: nn.Module) -> int:
 
 def test_networks_have_the_reference_sizes_and_shapes():
     # the parameter counts the reference implementation prints for its default networks (ngf = ndf = 64)
-    assert count(ResnetTranslator(3, 3, 64, blocks=9)) == 11_378_179
-    assert count(PatchDiscriminator(3, 64, layers=3)) == 2_764_737
+    code = "junyanz/pytorch-CycleGAN-and-pix2pix resnet_9blocks / basic PatchGAN"
+    generator, discriminator = ResnetTranslator(3, 3, 64, blocks=9), PatchDiscriminator(3, 64, layers=3)
+    assert_counts("cyclegan 256 px (one G, one D)", generator, discriminator, (11_378_179, 2_764_737), code)
     model = CycleGAN(resolution=256, width=4, d_width=4)
     blocks = [m for m in model.generator["a_to_b"].modules() if type(m).__name__ == "ResidualBlock"]
     assert len(blocks) == 9  # 9 residual blocks at 256 px, 6 below (two translators: 12)

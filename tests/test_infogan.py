@@ -16,6 +16,7 @@ from torch import nn
 
 import cli
 from callbacks import load_gan
+from tests.fidelity import assert_counts
 from tests.helpers import grid_size, make_trainer, tiny_digits
 from tests.test_conditional_cli import png_pixels
 from zoo import get_model
@@ -52,7 +53,8 @@ def test_celeba_recipe_builds_table_3_networks_with_the_papers_parameter_counts(
     model = get_model("infogan")(resolution=32, channels=3, **settings["model"])
     assert model.architecture == "celeba" and model.latent_dim == 228 and model.categorical_dims == [10] * 10
     assert (model.hparams.g_lr, model.hparams.d_lr, model.continuous_dim) == (1e-3, 2e-4, 0)
-    assert (count(model.generator), count(model.discriminator)) == (2_908_355, 1_201_317)
+    code = "Chen et al. 2016, App. C.3 Table 3"
+    assert_counts("infogan celeba 32 px", model.generator, model.discriminator, (2_908_355, 1_201_317), code)
     norms = [m.num_features for m in model.generator.modules() if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d)]
     assert norms == [1792, 256]  # none after the 128 and 64 upconvs (Table 3)
     slopes = {m.negative_slope for m in model.discriminator.modules() if isinstance(m, nn.LeakyReLU)}

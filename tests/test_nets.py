@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 import zoo
+from tests.fidelity import assert_counts
 from zoo.errors import ZooError
 from zoo.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 
@@ -27,6 +28,8 @@ def test_dcgan_64px_matches_the_reference_widths():
     assert isinstance(layers[1], nn.LeakyReLU) and layers[1].negative_slope == 0.2  # no BN on the input layer
     assert [m.out_channels for m in d.modules() if isinstance(m, nn.Conv2d)] == [64, 128, 256, 512, 1]
     assert sum(isinstance(m, nn.BatchNorm2d) for m in d.modules()) == 3
+    code = "pytorch/examples dcgan/main.py (nz 100, ngf = ndf = 64)"
+    assert_counts("dcgan 64 px", g, d, (3_576_704, 2_765_568), code)
 
 
 def test_dcgan_init_is_normal_0_02():

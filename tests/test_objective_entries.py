@@ -11,6 +11,7 @@ import yaml
 from torch import nn
 
 from datamodules.toy2d import Toy2DDataModule
+from tests.fidelity import assert_counts
 from tests.helpers import make_trainer, tiny_digits
 from zoo import get_model
 from zoo.errors import ZooError
@@ -133,16 +134,18 @@ def count(net: nn.Module) -> int:
 
 
 @pytest.mark.parametrize(
-    "architecture, resolution, counts",
+    "architecture, resolution, counts, reference",
     [
-        ("auto", 32, (1_204_483, 1_053_825)),  # gan_cifar_resnet.py
-        ("auto", 64, (8_540_483, 7_491_841)),  # gan_64x64.py's GoodGenerator / GoodDiscriminator
-        ("dcgan64", 64, (5_364_739, 4_316_545)),  # gan_64x64.py's DCGANGenerator / DCGANDiscriminator
+        ("auto", 32, (1_204_483, 1_053_825), "gan_cifar_resnet.py"),
+        ("auto", 64, (8_540_483, 7_491_841), "gan_64x64.py GoodGenerator / GoodDiscriminator"),
+        ("dcgan64", 64, (5_364_739, 4_316_545), "gan_64x64.py DCGANGenerator / DCGANDiscriminator"),
     ],
 )
-def test_wgan_gp_networks_have_the_authors_parameter_counts(architecture, resolution, counts):
+def test_wgan_gp_networks_have_the_authors_parameter_counts(architecture, resolution, counts, reference):
     model = get_model("wgan_gp")(architecture=architecture, sample_shape=(3, resolution, resolution))
-    assert (count(model.generator), count(model.discriminator)) == counts
+    source = f"wgan_gp {model.architecture} {resolution} px"
+    code = f"igul222/improved_wgan_training {reference}"
+    assert_counts(source, model.generator, model.discriminator, counts, code)
     images = model.generator(torch.randn(2, 128))
     assert images.shape == (2, 3, resolution, resolution) and model.discriminator(images).shape == (2,)
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.discriminator.modules())
@@ -195,7 +198,8 @@ def test_ebgan_networks_are_the_appendix_s_64_px_model():
     model = get_model("ebgan")(sample_shape=(3, 64, 64))
     # G (1024)4c-(512)4c2s-(256)4c2s-(128)4c2s-(3)4c2s from z of 100; D (64)4c2s-(128)4c2s-(256)4c2s-(128)4c2s-
     # (64)4c2s-(3)4c2s, bias-free, batch norm as DCGAN
-    assert (count(model.generator), count(model.discriminator)) == (12_658_432, 1_318_016)
+    code = "Zhao et al. 2017, App. C (64 px LSUN/CelebA model)"
+    assert_counts("ebgan 64 px", model.generator, model.discriminator, (12_658_432, 1_318_016), code)
     convs = [m for m in model.discriminator.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     assert [(c.out_channels, c.kernel_size, c.stride) for c in convs] == [
         (64, (4, 4), (2, 2)), (128, (4, 4), (2, 2)), (256, (4, 4), (2, 2)),
@@ -218,7 +222,8 @@ def test_ebgan_mnist_networks_are_fig_9_s_fully_connected_model():
     Linear(1600, 784) 1,255,184 -> 9,114,384.
     D: Enc Linear(784, 1024) 803,840; Dec Linear(1024, 784) 803,600 -> 1,607,440."""
     model = get_model("ebgan")(sample_shape=(1, 28, 28))
-    assert (count(model.generator), count(model.discriminator)) == (9_114_384, 1_607_440)
+    code = "Zhao et al. 2017, Sec. 4.1 and Fig. 9 (nLayerG 5, sizeG 1600, nLayerD 2, sizeD 1024)"
+    assert_counts("ebgan mnist 28 px", model.generator, model.discriminator, (9_114_384, 1_607_440), code)
     linears = [m for m in model.generator.modules() if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(100, 1600)] + [(1600, 1600)] * 3 + [(1600, 784)]
     d_linears = [m for m in model.discriminator.modules() if isinstance(m, nn.Linear)]
@@ -282,8 +287,8 @@ def test_began_k_stays_in_zero_one_while_training_and_is_checkpointed():
 
 def test_began_networks_are_fig_1_s_with_the_reference_parameter_counts():
     model = get_model("began")(sample_shape=(3, 64, 64))
-    # carpedm20/BEGAN-tensorflow's models.py at 64 px, conv_hidden_num 128, z_num 64
-    assert (count(model.generator), count(model.discriminator)) == (1_716_611, 13_405_379)
+    code = "Berthelot et al. 2017 Fig. 1; carpedm20/BEGAN-tensorflow models.py (conv_hidden_num 128, z_num 64)"
+    assert_counts("began 64 px", model.generator, model.discriminator, (1_716_611, 13_405_379), code)
     convs = [m for m in model.discriminator.encoder.modules() if isinstance(m, nn.Conv2d)]
     assert sorted({c.out_channels for c in convs}) == [128, 256, 384, 512]  # n, 2n, 3n, 4n
     assert {c.kernel_size for c in convs} == {(3, 3)}

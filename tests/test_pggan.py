@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from callbacks import load_gan, read_checkpoint
 from tests.conftest import run_cli
+from tests.fidelity import assert_counts
 from zoo import get_model
 from zoo.errors import ZooError
 from zoo.nets.pggan import PGGANDiscriminator, PGGANGenerator, phase_reals, stage_channels
@@ -48,8 +49,9 @@ def test_widths_follow_table_2():
 def test_parameter_counts_at_1024_px_equal_the_authors_tensorflow_networks():
     # tkarras/progressive_growing_of_gans networks.py G_paper / D_paper at 1024 px, 3 channels, z of 512: G's
     # first dense layer has no bias of its own and one bias per channel after the reshape to 4x4
-    assert sum(p.numel() for p in PGGANGenerator(512, 1024, 3).parameters()) == 23_079_115
-    assert sum(p.numel() for p in PGGANDiscriminator(1024, 3).parameters()) == 23_087_249
+    generator, discriminator = PGGANGenerator(512, 1024, 3), PGGANDiscriminator(1024, 3)
+    code = "tkarras/progressive_growing_of_gans networks.py G_paper / D_paper"
+    assert_counts("pggan 1024 px", generator, discriminator, (23_079_115, 23_087_249), code)
     gan_zoo = PGGANGenerator(512, 1024, 3, variant="pytorch_gan_zoo")  # one bias per dense output unit
     assert sum(p.numel() for p in gan_zoo.parameters()) == 23_079_115 + 15 * 512
 

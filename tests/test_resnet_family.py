@@ -11,6 +11,7 @@ import yaml
 from torch import nn
 
 from callbacks import EMA
+from tests.fidelity import assert_counts
 from tests.helpers import make_trainer, tiny_digits
 from zoo import get_model
 from zoo.errors import ZooError
@@ -70,11 +71,12 @@ def test_sngan_32_px_parameter_counts_equal_the_authors_networks():
     # pfnet-research/sngan_projection at CIFAR-10 size: gen_models/resnet_32.py (ch 256) and
     # dis_models/snresnet_32.py (ch 128, an output layer without bias, with the class embedding when projecting)
     sngan = get_model("sngan")(resolution=32, channels=3)
-    assert (count(sngan.generator), count(sngan.discriminator)) == (4_276_739, 1_053_824)
+    code = "pfnet-research/sngan_projection resnet_32.py / snresnet_32.py"
+    assert_counts("sngan 32 px", sngan.generator, sngan.discriminator, (4_276_739, 1_053_824), code)
     assert sngan.discriminator.head.psi.bias is None
     assert get_model("sngan")(resolution=64, channels=3).discriminator.head.psi.bias is not None  # snresnet_64.py
     projection = get_model("sngan_projection")(resolution=32, channels=3, num_classes=10)
-    assert count(projection.discriminator) == 1_053_824 + 10 * 128
+    assert_counts("sngan_projection 32 px", None, projection.discriminator, (None, 1_053_824 + 10 * 128), code)
 
 
 def test_sngan_standard_cnn_follows_table_3():
@@ -102,14 +104,23 @@ def test_biggan_128_widths_and_attention_follow_table_4():
     assert sum(isinstance(m, SelfAttention) for m in model.modules()) == 2
 
 
+def test_biggan_128_px_imagenet_counts_equal_biggan_pytorchs():
+    # BigGAN-PyTorch's launch_BigGAN_bs256x8.sh networks (--G_ch 96 --D_ch 96 --dim_z 120 --shared_dim 128 --hier
+    # --G_attn 64 --D_attn 64, 1000 classes): the counts its train.py prints
+    with torch.device("meta"):  # counted, never computed
+        model = get_model("biggan")(resolution=128, channels=3, num_classes=1000)
+    code = "ajbrock/BigGAN-PyTorch launch_BigGAN_bs256x8.sh, ImageNet 1000 classes"
+    assert_counts("biggan 128 px", model.generator, model.discriminator, (70_433_988, 87_982_370), code)
+
+
 def test_biggan_32_counts_and_discriminator_attention_equal_biggan_pytorchs():
     # BigGAN-PyTorch at --G_ch 16 --D_ch 16 --dim_z 32 --shared_dim 16 --hier --G_attn 16 --D_attn 16, CIFAR-10:
     # G 268,836 and D 285,893 parameters; D_arch[32] lists every D block at 16 px, so attention follows all four
     model = get_model("biggan")(
         resolution=32, channels=3, num_classes=10, g_width=16, d_width=16, latent_dim=32, shared_dim=16
     )
-    assert sum(p.numel() for p in model.generator.parameters()) == 268_836
-    assert sum(p.numel() for p in model.discriminator.parameters()) == 285_893
+    code = "ajbrock/BigGAN-PyTorch --G_ch 16 --D_ch 16 --dim_z 32 --shared_dim 16 --hier, CIFAR-10"
+    assert_counts("biggan 32 px (ch 16)", model.generator, model.discriminator, (268_836, 285_893), code)
     assert sum(isinstance(m, SelfAttention) for m in model.discriminator.modules()) == 4
     assert model.discriminator(torch.randn(2, 3, 32, 32), torch.tensor([0, 1])).shape == (2,)
 

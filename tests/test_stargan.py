@@ -12,6 +12,7 @@ import cli
 from callbacks import load_gan
 from datamodules.celeba import CelebADataModule
 from tests.conftest import run_cli
+from tests.fidelity import assert_counts
 from tests.helpers import grid_size, make_trainer, write_celeba
 from zoo.errors import ZooError
 from zoo.nets.translation import ResnetTranslator, StarGANDiscriminator
@@ -23,9 +24,9 @@ DOMAINS = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
 def test_networks_have_the_reference_sizes_and_shapes():
     # the parameter counts the authors' code prints for CelebA at 128 px with five domains
     generator = ResnetTranslator(3 + 5, 3, 64, 6, padding_mode="zeros", sampling_kernel=4, bias=False, affine=True)
-    assert sum(p.numel() for p in generator.parameters()) == 8_430_528
     discriminator = StarGANDiscriminator(3, 128, 5)
-    assert sum(p.numel() for p in discriminator.parameters()) == 44_762_048
+    code = "yunjey/stargan model.py, CelebA 128 px, 5 domains"
+    assert_counts("stargan 128 px", generator, discriminator, (8_430_528, 44_762_048), code)
     model = StarGAN(DOMAINS, resolution=32, width=4, d_width=4, d_layers=4)
     source, domains = model.discriminator(torch.randn(3, 3, 32, 32))
     assert source.shape == (3, 1, 2, 2) and domains.shape == (3, 5)

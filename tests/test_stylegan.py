@@ -14,6 +14,7 @@ from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from torch import nn
 
 from callbacks import EMA, ProgressiveGrowing
+from tests.fidelity import assert_counts
 from tests.helpers import make_trainer, tiny_digits
 from zoo import get_model
 from zoo.errors import ZooError
@@ -104,7 +105,8 @@ def test_config_f_has_18_ws_and_the_papers_26_2m_generator_parameters():
     model = StyleGAN()  # 1024 px, the paper's widths and 8 mapping layers
     assert model.generator.synthesis.num_ws == 18  # 2 log2(1024) - 2
     # the FFHQ generator of the authors (README of NVlabs/stylegan, pretrained_example.py: "Total 26219627"; 26.2M)
-    assert sum(p.numel() for p in model.generator.parameters()) == 26_219_627
+    code = "NVlabs/stylegan pretrained_example.py (Total 26219627)"
+    assert_counts("stylegan config F 1024 px", model.generator, None, (26_219_627, None), code)
     assert StyleSynthesis(8, 16, 1, 16, 8).num_ws == 6
     synthesis = model.generator.synthesis
     assert torch.equal(synthesis.const, torch.ones(512, 4, 4))

@@ -14,6 +14,7 @@ import yaml
 from torch import nn
 
 from callbacks import EMA
+from tests.fidelity import assert_counts
 from tests.helpers import make_trainer, tiny_digits
 from zoo import get_model, penalties
 from zoo.errors import ZooError
@@ -274,4 +275,5 @@ def test_registered_as_stylegan2_with_recipes_that_set_only_its_arguments():
 
 def test_config_f_generator_has_the_authors_parameter_count():
     model = StyleGAN2(resolution=1024, channels=3, preset="stylegan2")
-    assert sum(p.numel() for p in model.generator.parameters()) == 30_370_060  # StyleGAN2-ADA's log of config F
+    code = "NVlabs/stylegan2-ada-pytorch's network summary of config F"
+    assert_counts("stylegan2 config F 1024 px", model.generator, None, (30_370_060, None), code)

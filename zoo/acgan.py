@@ -35,7 +35,7 @@ class ACGAN(GANModule):
     the appendix's ImageNet table layer by layer (Linear 768 maps at 8 x 8 with ReLU, 5x5 stride-2 transposed convs
     to 384, 256, 192 and the image, biases everywhere; D six 3x3 convs, 16 to 512 maps, "same" padding; G
     16,531,971 / D 3,016,555 parameters with 10 classes), and ``cifar10`` at 32 px as kimhc6028/acgan-pytorch's
-    network.py builds it (G 1,593,888 / D 1,663,867; the CIFAR-10 table was not in the text read). DCGAN's (Radford
+    network.py builds it (G 1,593,888 / D 1,663,867; the paper publishes no CIFAR-10 networks). DCGAN's (Radford
     et al. 2015) at other sizes (``dcgan``: the class head a linear layer on D's last hidden layer; ``ngf``/``ndf``
     apply to these only). ``imagenet_kimhc``: kimhc6028's 128 px reading of the ImageNet table (11,465,728 /
     2,525,563), kept as an option.

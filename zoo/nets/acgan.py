@@ -1,6 +1,6 @@
 """The networks of ACGAN's appendix (Odena et al. 2017, arXiv 1610.09585).
 
-``imagenet`` is the appendix's ImageNet table (its Table 1 in the arXiv text read here), layer by layer:
+``imagenet`` is the appendix's ImageNet table (App. A, Table 1: the paper's only network table), layer by layer:
 G, from the 110-dim input (100 noise + 10 classes: each AC-GAN sees 10 classes): Linear to 768 maps, no batch
 norm, ReLU; 5x5 stride-2 transposed convs to 384, 256 and 192 maps with batch norm and ReLU; a 5x5 stride-2
 transposed conv to the 3 image channels with tanh. D: six 3x3 convs of 16, 32, 64, 128, 256 and 512 maps with
@@ -11,14 +11,16 @@ heads, the same parameters). Weights from N(0, 0.02), biases constant 0 (so ever
 What the table leaves open, and how it is filled: four stride-2 transposed convs reach 128 px only from an 8 x 8
 map, so the Linear's 768 maps are 8 x 8 (Linear 110 -> 8 * 8 * 768) and the convs are "same"-padded (5x5, padding
 2, output padding 1: each doubles the size); D's convs are "same"-padded too (padding 1), so its last map is
-16 x 16 x 512.
+16 x 16 x 512. Table 1's caption also mentions "activation noise in the discriminator as suggested in Salimans et
+al. (2016)" without a scale or placement; the networks here add none. Its Adam beta2, printed "10-3", is read as
+1 - 1e-3 = 0.999 (configs/acgan), the value AC-GAN reimplementations use.
 
-``cifar10`` (and ``imagenet_kimhc``, kept as a named option) follow kimhc6028/acgan-pytorch's network.py (as kept in
-its fork ilyakava/ACGAN-PyTorch: _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD), because the CIFAR-10 table was
-not in the arXiv text read here: G a Linear read as a 1 x 1 map without an activation, then bias-free transposed
-convs (32 px: 4x4 kernels to 192, 96 and the image; 128 px: 5x5 to 384, 256, 192, 64, then an 8x8 kernel to the
-image); D bias-free 3x3 convs as above, the 128 px one's stride-1 convs unpadded (13 x 13 at the end), the 32 px
-one's padded (4 x 4).
+``cifar10`` (and ``imagenet_kimhc``, kept as a named option) follow kimhc6028/acgan-pytorch's network.py (as kept
+in its fork ilyakava/ACGAN-PyTorch: _netG_CIFAR10 / _netD_CIFAR10 and _netG / _netD), because the paper publishes
+no CIFAR-10 networks (App. A has the ImageNet table only): G a Linear read as a 1 x 1 map without an activation,
+then bias-free transposed convs (32 px: 4x4 kernels to 192, 96 and the image; 128 px: 5x5 to 384, 256, 192, 64,
+then an 8x8 kernel to the image); D bias-free 3x3 convs as above, the 128 px one's stride-1 convs unpadded (13 x 13
+at the end), the 32 px one's padded (4 x 4).
 """
 
 from __future__ import annotations
