@@ -24,7 +24,8 @@ from jsonargparse._typehints import type_to_str
 from zoo.errors import ZooError
 
 #: The options the summary shows, by topic. Each name must be an option of every zoo model's parser: a new
-#: option (e.g. trainer.max_kimg) is one more name in its topic here.
+#: option (e.g. trainer.max_kimg) is one more name in its topic here; one that cli.py reads itself, before the
+#: parser, goes in FRONT_OPTIONS instead.
 SUMMARY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("model.objective", "model.penalties", "model.g_lr", "model.d_lr", "model.d_steps")),
     ("data", ("data.batch_size", "data.num_workers")),
@@ -122,7 +123,7 @@ def summary(parser, subcommand: str, model_cls: type, model_name: str, data_name
 
     topics = ", ".join(help_topics(parser, subcommand))
     more = f"More: --help full (every option), --help GROUP (one group: {topics}), --print_config (the configuration)."
-    out = [f"usage: {command} [options]" + (f"   (recipe: {recipe})" if recipe else ""), ""]
+    out = [f"usage: {command} [options]", *([f"recipe: {recipe}"] if recipe else []), ""]
     out += textwrap.wrap(f"The common options, with the values that would run. {more}", width)
     out += ["", "choosing"]
     for name, text in FRONT_OPTIONS.items():
