@@ -36,8 +36,9 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
        python cli.py import [--from SOURCE] --ckpt_path FILE --out zoo.ckpt   (the authors' checkpoints, zoo/importers)
        python cli.py models
 
-Add --help after a model (python cli.py fit --model dcgan --help) for every option,
-or --print_config to see the full configuration that would run."""
+Add --help after a model (python cli.py fit --model dcgan --help) for the common options, --help full for
+every option, --help GROUP for one group's (model, data, trainer, ema, ...), or --print_config to see the
+full configuration that would run."""
 
 
 def quiet_known_warnings() -> None:

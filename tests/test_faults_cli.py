@@ -10,7 +10,7 @@ import torch
 
 from tests.conftest import run_cli
 
-HELP = "python cli.py fit --model dcgan --data digits --help lists every option"
+HELP = "python cli.py fit --model dcgan --data digits --help full lists every option"
 
 
 def assert_one_line_error(result, *phrases: str) -> None:

@@ -21,7 +21,7 @@ class ZooArgumentParser(LightningArgumentParser):
     (``--trainer.max_step`` is an unknown option, not ``--trainer.max_steps``), and ``-1e-4`` is a value."""
 
     #: the command that lists every option; ZooCLI sets the model's own
-    help_command = "python cli.py fit --model NAME --help"
+    help_command = "python cli.py fit --model NAME --help full"
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)

@@ -135,15 +135,21 @@ def finish_wandb_run() -> None:
         wandb.finish(exit_code=1)
 
 
-def help_command(subcommand: str, model_cls: type, data_cls: type) -> str:
-    """The command that lists every option of this model and data, e.g. ``python cli.py fit --model dcgan
-    --data digits --help``."""
+def short_names(model_cls: type, data_cls: type) -> tuple[str, str]:
+    """The --model and --data values that choose these classes: the registry names, else the class paths."""
     import zoo
     from datamodules import data_name
 
     model = zoo.model_name(model_cls) or f"{model_cls.__module__}.{model_cls.__qualname__}"
     data = data_name(data_cls) or f"{data_cls.__module__}.{data_cls.__qualname__}"
-    return f"python cli.py {subcommand} --model {model} --data {data} --help"
+    return model, data
+
+
+def help_command(subcommand: str, model_cls: type, data_cls: type) -> str:
+    """The command that lists every option of this model and data, e.g. ``python cli.py fit --model dcgan
+    --data digits --help full``."""
+    model, data = short_names(model_cls, data_cls)
+    return f"python cli.py {subcommand} --model {model} --data {data} --help full"
 
 
 def wandb_run_id(run_dir: Path) -> str:
@@ -173,8 +179,8 @@ class ZooCLI(LightningCLI):
         args = kwargs.get("args") or []
         self.argv = list(args)  # the flags given now: on resume they win where they can (zoo/resume.py)
         self.resumed_hparams: dict | None = None  # the model's hyperparameters in the --ckpt_path checkpoint
-        subcommand = args[0] if args and args[0] in self.subcommands() else "fit"
-        self.help_command = help_command(subcommand, model_cls, data_cls)
+        self.subcommand_given = args[0] if args and args[0] in self.subcommands() else "fit"
+        self.help_command = help_command(self.subcommand_given, model_cls, data_cls)
         kwargs.setdefault("parser_class", ZooArgumentParser)
         try:
             super().__init__(model_cls, data_cls, **kwargs)
@@ -186,6 +192,21 @@ class ZooCLI(LightningCLI):
         parser = super().init_parser(**kwargs)
         parser.help_command = self.help_command
         return parser
+
+    def parse_arguments(self, parser, args) -> None:
+        """``--help`` prints the common options and ``--help GROUP`` one group's (zoo/help_summary.py); ``--help
+        full`` is jsonargparse's help of every option."""
+        from zoo.help_summary import FULL, help_text, requested_help
+
+        asked = requested_help(args) if isinstance(args, list) else None
+        if asked and asked[1] != FULL:
+            sub = self.subcommand_given
+            names = short_names(self.model_class, self.datamodule_class)
+            print(help_text(asked[1], self._subcommand_parsers[sub], sub, self.model_class, *names), end="")
+            raise SystemExit(0)
+        if asked:
+            args = args[: asked[0] + 1] + args[asked[0] + 2 :]  # without "full": jsonargparse's own --help
+        super().parse_arguments(parser, args)
 
     def remove_unstarted_run(self) -> None:
         """Removes the run folder, with the W&B run and config in it, when this process created it and the run
