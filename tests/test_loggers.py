@@ -116,13 +116,14 @@ def test_csv_has_the_losses_and_kimg_at_the_logger_steps(trained):
     assert all(0 < float(row["loss/d"]) < 10 and 0 < float(row["loss/g"]) < 10 for row in rows)
 
 
-def test_csv_continues_its_history_on_resume(tmp_path, tiny_dcgan_args):
+def test_a_resume_continues_the_csv_history_without_repeating_the_logger(tmp_path, tiny_dcgan_args):
     assert fit(tmp_path, tiny_dcgan_args, "--logger", "csv", "--trainer.max_steps", "8").returncode == 0
     run_dir = only_run_dir(tmp_path)
     last = run_dir / "checkpoints" / "last.ckpt"
-    resumed = fit(tmp_path, tiny_dcgan_args, "--logger", "csv", "--ckpt_path", str(last))
+    resumed = fit(tmp_path, tiny_dcgan_args, "--ckpt_path", str(last))  # the run folder's config.yaml says csv
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert only_run_dir(tmp_path) == run_dir
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES | {"csv"}
     with open(run_dir / "csv" / "metrics.csv", newline="") as file:
         rows = list(csv.DictReader(file))
     assert [int(row["step"]) for row in rows] == LOGGED_STEPS  # steps 1, 3 from the first part, 5 from the resume

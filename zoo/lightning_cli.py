@@ -25,6 +25,7 @@ from zoo.run_loggers import (
     folder_logger,
     place_in_run_folder,
     save_dir_args,
+    saved_logger_choice,
 )
 
 
@@ -284,7 +285,6 @@ class ZooCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
-        check_logger_choice(config.logger)
         logger_given = any(arg == "--logger" or arg.startswith("--logger=") for arg in self.argv)
         if config.trainer.logger not in (None, True, False) and logger_given:
             raise ZooError("--logger and --trainer.logger both choose a logger: give one of them")
@@ -296,6 +296,9 @@ class ZooCLI(LightningCLI):
             os.environ["GAN_ZOO_RUN_DIR"] = str(self.run_dir)
         else:
             self.run_dir = make_run_dir(self.run_name)
+        if ckpt_path and not logger_given and config.logger == "wandb":
+            config.logger = saved_logger_choice(self.run_dir) or config.logger  # a resume continues the same logger
+        check_logger_choice(config.logger)
         fix = "pass a --run_dir in a writable folder" if config.run_dir else "cd to a writable folder or pass --run_dir"
         self.created_dirs = create_run_dir(self.run_dir, fix)
         trainer = config.trainer

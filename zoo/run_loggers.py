@@ -52,6 +52,18 @@ class ContinuingCSVLogger(CSVLogger):
         return self._experiment
 
 
+def saved_logger_choice(run_dir: Path) -> str | None:
+    """The ``--logger`` of the run whose ``config.yaml`` is in ``run_dir`` (None without one), so that a resume
+    into the folder continues that logger's history without repeating the flag."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return None
+    saved = yaml.safe_load(path.read_text())
+    return saved.get("logger") if isinstance(saved, dict) else None
+
+
 def folder_logger(choice: str, run_dir: Path):
     """The logger of ``--logger tensorboard|csv`` in ``<run>/<choice>`` (no version subfolder: a resume continues
     the same folder, TensorBoard with one more event file, CSV with more rows), or False for ``none``."""
