@@ -191,3 +191,19 @@ def test_wandb_log_model_without_the_wandb_logger_is_refused(tmp_path, tiny_dcga
     refused = fit(tmp_path, tiny_dcgan_args, "--logger", "csv", "--wandb.log_model", "true")
     assert refused.returncode == 2, refused.stderr[-3000:]
     assert "error: --wandb.log_model logs to W&B: use it with --logger wandb (the default)" in refused.stderr
+
+
+def test_save_dir_args_fills_in_the_run_folder_only_where_a_logger_needs_a_save_dir():
+    from zoo.run_loggers import RUN_FOLDER, save_dir_args
+
+    filled = ["--trainer.logger.init_args.save_dir", RUN_FOLDER]
+    assert save_dir_args(["fit", "--trainer.logger", "CSVLogger"]) == ["fit", "--trainer.logger", "CSVLogger", *filled]
+    full = ["--trainer.logger=pytorch_lightning.loggers.TensorBoardLogger"]
+    assert save_dir_args(full) == [*full, *filled]
+    for unchanged in (
+        ["--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", "logs"],  # given
+        ["--trainer.logger", "WandbLogger"],  # save_dir defaults to ".", which ZooCLI points at the run folder
+        ["--trainer.logger", "false"],
+        ["--logger", "csv"],
+    ):
+        assert save_dir_args(unchanged) == unchanged
