@@ -45,6 +45,8 @@ class WandbModelArtifact(Callback):
             return
         logger = next(logger for logger in trainer.loggers if isinstance(logger, WandbLogger))
         run = logger.experiment
+        if run.disabled:  # WANDB_MODE=disabled: wandb would still copy the file into its staging folder
+            return
         kimg = pl_module.images_seen // 1000
         metadata = {
             "images_seen": int(pl_module.images_seen),

@@ -207,3 +207,13 @@ def test_save_dir_args_fills_in_the_run_folder_only_where_a_logger_needs_a_save_
         ["--logger", "csv"],
     ):
         assert save_dir_args(unchanged) == unchanged
+
+
+def test_wandb_log_model_with_wandb_disabled_stages_no_copy(tmp_path, tiny_dcgan_args):
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**wandb_env(tmp_path), "WANDB_MODE": "disabled"}
+    done = run_cli("fit", *tiny_dcgan_args, "--trainer.max_steps", "4", "--wandb.log_model", "true", cwd=work, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (only_run_dir(tmp_path) / "checkpoints" / "last.ckpt").is_file()
+    assert not (tmp_path / "wandb-home" / "data").exists()  # no artifact staged for a run that is never synced
