@@ -83,8 +83,8 @@ def logger_class(name: str) -> type | None:
     module, _, cls = name.rpartition(".")
     try:
         return getattr(importlib.import_module(module) if module else loggers, cls, None)
-    except ImportError:
-        return None  # the parser names the bad class
+    except (ImportError, TypeError, ValueError):  # not a module path ("..x"): the parser names the bad class
+        return None
 
 
 def save_dir_args(args: list[str]) -> list[str]:
