@@ -7,17 +7,19 @@ from callbacks.health import CorruptImageReport, NonFiniteGuard, NonFiniteLossEr
 from callbacks.progressive import ProgressiveGrowing
 from callbacks.run_end import GracefulInterrupt, ZooCheckpoint
 from callbacks.samples import SampleGrid
+from callbacks.wandb_model import WandbModelArtifact
 
 __all__ = [
     "EMA",
-    "GracefulInterrupt",
     "AtomicCheckpointIO",
     "CorruptImageReport",
+    "GracefulInterrupt",
     "NonFiniteGuard",
     "NonFiniteLossError",
     "PeriodicFID",
     "ProgressiveGrowing",
     "SampleGrid",
+    "WandbModelArtifact",
     "ZooCheckpoint",
     "load_gan",
     "read_checkpoint",

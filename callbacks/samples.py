@@ -1,4 +1,4 @@
-"""Fixed-latent sample grids, saved as PNG in the run folder and logged to W&B."""
+"""Fixed-latent sample grids, saved as PNG in the run folder and logged to W&B and TensorBoard."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
-from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 from torch.utils.data import default_collate
 from torchvision.utils import make_grid, save_image
@@ -55,10 +55,11 @@ def fixed_examples(datamodule, n: int, seed: int) -> list[Tensor]:
 class SampleGrid(Callback):
     """Every ``every_n_kimg`` thousand real images (and at the end of training), samples
     ``num_samples`` images from the same fixed latents (with the EMA generator when there is one) and
-    writes ``<run>/samples/kimgNNNNNN.png`` plus ``latest.png``; with a W&B logger the grid is logged
-    under ``samples``. A class-conditional image model gets one row per class, the same latents in
-    every row (at most ``class_rows`` classes, evenly spaced over the labels). An image-to-image model shows
-    its translations of 8 fixed training examples instead (``translation_picture``)."""
+    writes ``<run>/samples/kimgNNNNNN.png`` plus ``latest.png``; a W&B or TensorBoard logger gets the grid
+    as the image ``samples``, at the step of the losses logged with it. A class-conditional image model gets
+    one row per class, the same latents in every row (at most ``class_rows`` classes, evenly spaced over the
+    labels). An image-to-image model shows its translations of 8 fixed training examples instead
+    (``translation_picture``)."""
 
     def __init__(self, every_n_kimg: float = 10.0, num_samples: int = 64, seed: int = 0, class_rows: int = 10):
         """
@@ -82,11 +83,12 @@ class SampleGrid(Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         if pl_module.images_seen >= self._next_kimg * 1000:
-            self.render(trainer, pl_module)
+            self.render(trainer, pl_module, step=trainer.fit_loop.epoch_loop._batches_that_stepped)
             self._next_kimg = self.next_kimg(pl_module.images_seen)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module) -> None:
-        self.render(trainer, pl_module)
+        # Lightning has counted the last iteration's step up by now
+        self.render(trainer, pl_module, step=max(trainer.fit_loop.epoch_loop._batches_that_stepped - 1, 0))
 
     def picture(self, pl_module, datamodule=None) -> Tensor:
         """A square grid (or a scatter of 2D points); one row per class for a conditional model; for an
@@ -100,7 +102,9 @@ class SampleGrid(Callback):
         columns = max(1, self.num_samples // len(classes))
         return sample_picture(class_grid(pl_module, classes, columns, seed=self.seed), nrow=columns)
 
-    def render(self, trainer: pl.Trainer, pl_module) -> Path | None:
+    def render(self, trainer: pl.Trainer, pl_module, step: int) -> Path | None:
+        """Writes the grid's PNGs and logs it at ``step``, the logger step of the iteration just finished, which is
+        where Lightning logged its losses (Lightning's own callbacks log at ``_batches_that_stepped`` too)."""
         if not trainer.is_global_zero:
             return None
         picture = self.picture(pl_module, trainer.datamodule)
@@ -113,5 +117,7 @@ class SampleGrid(Callback):
         self.last_path = path
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(key="samples", images=[picture], step=trainer.global_step, caption=[f"{kimg} kimg"])
+                logger.log_image(key="samples", images=[picture], step=step, caption=[f"{kimg} kimg"])
+            elif isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("samples", picture, global_step=step)
         return path

@@ -1,6 +1,6 @@
 """The LightningCLI behind ``python cli.py fit``: the zoo's callbacks as option groups, data->model
-links, a run folder per run, W&B by default, atomic checkpoints, and a DDP strategy that suits
-alternating D/G updates. Imported only when a Lightning subcommand runs (it imports Lightning)."""
+links, a run folder per run with every logger inside it (W&B by default), atomic checkpoints, and a DDP
+strategy that suits alternating D/G updates. Imported only when a Lightning subcommand runs (it imports Lightning)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,15 @@ from pytorch_lightning.cli import LightningCLI
 from zoo.argument_parser import ZooArgumentParser
 from zoo.errors import ZooError
 from zoo.registry import init_parameters
+from zoo.run_loggers import (
+    LOGGER_CHOICES,
+    RunFolderConfig,
+    check_logger_choice,
+    folder_logger,
+    place_in_run_folder,
+    save_dir_args,
+    saved_logger_choice,
+)
 
 
 def needs_ddp(devices, num_nodes: int, accelerator: str) -> bool:
@@ -167,7 +176,7 @@ def wandb_run_id(run_dir: Path) -> str:
 
 class ZooCLI(LightningCLI):
     """LightningCLI with the zoo's callbacks as option groups, data->model links, a run folder per run,
-    W&B logging by default, atomic checkpoints and a DDP strategy that suits alternating updates."""
+    W&B logging by default (``--logger``), atomic checkpoints and a DDP strategy that suits alternating updates."""
 
     def __init__(self, model_cls: type, data_cls: type, run_name: str, verbose: bool = False, **kwargs):
         self.run_name = run_name
@@ -182,6 +191,10 @@ class ZooCLI(LightningCLI):
         self.subcommand_given = args[0] if args and args[0] in self.subcommands() else "fit"
         self.help_command = help_command(self.subcommand_given, model_cls, data_cls)
         kwargs.setdefault("parser_class", ZooArgumentParser)
+        if kwargs.get("args") is not None:
+            kwargs["args"] = save_dir_args(args)  # --trainer.logger CSVLogger without save_dir: the run folder
+        kwargs.setdefault("save_config_callback", RunFolderConfig)  # config.yaml in the run folder, any logger
+        kwargs["save_config_kwargs"] = {**kwargs.get("save_config_kwargs", {}), "save_to_log_dir": False}
         try:
             super().__init__(model_cls, data_cls, **kwargs)
         except BaseException:
@@ -245,10 +258,21 @@ class ZooCLI(LightningCLI):
             print(f"resuming {ckpt_path} with {'; '.join(notes)}", file=sys.stderr)
 
     def add_arguments_to_parser(self, parser) -> None:
-        from callbacks import EMA, NonFiniteGuard, PeriodicFID, ProgressiveGrowing, SampleGrid, ZooCheckpoint
+        from callbacks import (
+            EMA,
+            NonFiniteGuard,
+            PeriodicFID,
+            ProgressiveGrowing,
+            SampleGrid,
+            WandbModelArtifact,
+            ZooCheckpoint,
+        )
 
         parser.add_argument(
             "--run_dir", type=str | None, default=None, help="run folder (default: runs/<model>-<data>/<time>)"
+        )
+        parser.add_argument(
+            "--logger", type=str, default="wandb", help=f"{'|'.join(LOGGER_CHOICES)}, writing into the run folder"
         )
         # EMA first: callbacks run in this order, so grids see the average updated for the same iteration
         parser.add_lightning_class_args(EMA, "ema")  # off unless --ema.half_life_kimg or --ema.decay
@@ -257,6 +281,7 @@ class ZooCLI(LightningCLI):
         parser.add_lightning_class_args(PeriodicFID, "fid")  # off unless --fid.enabled or --fid.every_n_kimg
         parser.add_lightning_class_args(NonFiniteGuard, "nonfinite")
         parser.add_lightning_class_args(ZooCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(WandbModelArtifact, "wandb")
         parser.set_defaults(
             {
                 "checkpoint.save_last": True,
@@ -281,6 +306,9 @@ class ZooCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
+        logger_given = any(arg == "--logger" or arg.startswith("--logger=") for arg in self.argv)
+        if config.trainer.logger not in (None, True, False) and logger_given:
+            raise ZooError("--logger and --trainer.logger both choose a logger: give one of them")
         ckpt_path = config.get("ckpt_path")
         if config.run_dir:
             self.run_dir = Path(config.run_dir)
@@ -289,10 +317,14 @@ class ZooCLI(LightningCLI):
             os.environ["GAN_ZOO_RUN_DIR"] = str(self.run_dir)
         else:
             self.run_dir = make_run_dir(self.run_name)
+        if ckpt_path and not logger_given and config.logger == "wandb":
+            config.logger = saved_logger_choice(self.run_dir) or config.logger  # a resume continues the same logger
+        check_logger_choice(config.logger)
         fix = "pass a --run_dir in a writable folder" if config.run_dir else "cd to a writable folder or pass --run_dir"
         self.created_dirs = create_run_dir(self.run_dir, fix)
         trainer = config.trainer
         trainer.default_root_dir = str(self.run_dir)
+        place_in_run_folder(trainer.logger, self.run_dir)
         if config.checkpoint.dirpath is None:
             config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
         if trainer.strategy == "auto" and needs_ddp(trainer.devices, trainer.num_nodes, trainer.accelerator):
@@ -306,7 +338,8 @@ class ZooCLI(LightningCLI):
         self.check_resumed_model()
         trainer_config = self._get(self.config_init, "trainer", default={})
         if trainer_config.get("logger") in (None, True):
-            kwargs["logger"] = self.make_wandb_logger()
+            choice = self._get(self.config, "logger")
+            kwargs["logger"] = self.make_wandb_logger() if choice == "wandb" else folder_logger(choice, self.run_dir)
         plugins = trainer_config.get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
