@@ -106,7 +106,7 @@ def test_an_unknown_help_topic_is_one_line_naming_the_topics(capsys):
     err = capsys.readouterr().err
     assert err == (
         "error: no help topic 'modle'; use --help, --help full or --help GROUP, GROUP one of: trainer, model, data, "
-        "ema, progressive, samples, fid, nonfinite, checkpoint\n"
+        "ema, progressive, samples, fid, nonfinite, checkpoint, wandb\n"
     )
 
 

@@ -36,8 +36,8 @@ SUMMARY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("checkpoints and resuming", ("checkpoint.every_n_train_steps", "ckpt_path")),
     ("devices and precision", ("trainer.accelerator", "trainer.devices", "trainer.num_nodes", "trainer.precision")),
     (
-        "run folder and logging (W&B unless --trainer.logger false; offline until `wandb login`)",
-        ("run_dir", "trainer.logger", "seed_everything"),
+        "run folder and logging (W&B offline until `wandb login`)",
+        ("run_dir", "logger", "wandb.log_model", "seed_everything"),
     ),
 )
 
