@@ -52,10 +52,9 @@ LIGHTNING_TRIGGERS = ("every_n_train_steps", "every_n_epochs", "train_time_inter
 
 
 class ZooCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` that saves every ``every_n_kimg`` thousand real images as ``kimgNNNNNN.ckpt``, keeps only
-    the newest ``keep_last`` periodic files, whose ``last.ckpt`` (with ``save_last``) also holds the end of
-    training, and which removes the temporaries a killed checkpoint write left in its folder
-    (callbacks/checkpoint_io.py).
+    """``ModelCheckpoint`` that saves every ``every_n_kimg`` thousand real images as ``kimgNNNNNN.ckpt`` and keeps
+    only the newest ``keep_last`` periodic files; its ``last.ckpt`` (with ``save_last``) also holds the end of
+    training, and it removes the temporaries a killed checkpoint write left in its folder (callbacks/checkpoint_io.py).
 
     Retention: the periodic files this run wrote are listed, oldest first, in the callback's state, so every
     checkpoint carries the list and a resume continues it. A file is removed (by rank 0) only after a newer
