@@ -138,3 +138,14 @@ def test_a_failed_save_removes_nothing(tmp_path):
 def test_bad_settings_are_one_error_naming_the_flag(kwargs, message):
     with pytest.raises(ZooError, match=message):
         ZooCheckpoint(**kwargs)
+
+
+def test_the_cli_saves_every_200_kimg_and_keeps_5_by_default(capsys):
+    from cli import main
+
+    with pytest.raises(SystemExit) as exit_code:
+        main(["fit", "--model", "dcgan", "--print_config"])
+    assert exit_code.value.code == 0
+    config = capsys.readouterr().out
+    group = config[config.index("\ncheckpoint:") :].split("\n\n")[0]
+    assert "  every_n_kimg: 200.0" in group and "  keep_last: 5" in group and "  every_n_train_steps: null" in group
