@@ -149,3 +149,16 @@ def test_the_cli_saves_every_200_kimg_and_keeps_5_by_default(capsys):
     config = capsys.readouterr().out
     group = config[config.index("\ncheckpoint:") :].split("\n\n")[0]
     assert "  every_n_kimg: 200.0" in group and "  keep_last: 5" in group and "  every_n_train_steps: null" in group
+
+
+def test_two_process_ddp_names_by_images_of_both_ranks_and_keeps_the_newest(tmp_path, tiny_dcgan_args):
+    result = run_cli(
+        "fit", *tiny_dcgan_args, "--trainer.devices", "2", "--trainer.max_steps", "12",
+        "--run_dir", str(tmp_path / "run"), "--checkpoint.every_n_kimg", "0.064", "--checkpoint.keep_last", "2",
+        cwd=tmp_path, timeout=400,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    # 6 iterations of 2 ranks x 32 images: a save after each, named by the images of both ranks; rank 0 removes
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert names(checkpoints) == ["kimg000000.320.ckpt", "kimg000000.384.ckpt", "last.ckpt"]
+    assert [images_seen(checkpoints / n) for n in names(checkpoints)] == [320, 384, 384]
