@@ -104,6 +104,17 @@ def test_retention_keeps_the_newest_files_last_and_the_best_fid_checkpoint(tmp_p
     assert load_gan(checkpoints / "best_fid.ckpt").images_seen == 64
 
 
+def test_step_triggered_checkpoints_are_kept_by_the_same_keep_last(tmp_path):
+    pl.seed_everything(0)
+    callback = zoo_checkpoint(
+        tmp_path, every_n_train_steps=2, keep_last=2, filename="{step:08d}", auto_insert_metric_name=False
+    )
+    make_trainer(4, callbacks=[callback], enable_checkpointing=True).fit(tiny_dcgan(), tiny_digits())
+    # saves at optimizer steps 2, 4, 6, 8 (one iteration each): the newest two stay
+    assert names(tmp_path / "checkpoints") == ["00000006.ckpt", "00000008.ckpt", "last.ckpt"]
+    assert images_seen(tmp_path / "checkpoints" / "00000006.ckpt") == 96
+
+
 class FailingIO(AtomicCheckpointIO):
     """Refuses to write one file, as a full disk would."""
 
