@@ -9,10 +9,15 @@ next batch boundary (``SIGTERMException``, checked once per iteration), where th
 whole number of iterations, so the checkpoint written there resumes bit-for-bit. The process then
 exits with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), which schedulers read as
 "killed", not as success. A second Ctrl-C stops at once, without a checkpoint.
+
+Between the two ends, ``ZooCheckpoint`` saves by kimg and keeps the newest few periodic files, so a long run
+does not fill the disk.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import signal
 import sys
@@ -24,6 +29,8 @@ from lightning_fabric.plugins.environments import SLURMEnvironment
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from callbacks.kimg import kimg_stem, next_grid_point
+from zoo.errors import ZooError
 from zoo.temporaries import remove_abandoned
 
 
@@ -40,14 +47,91 @@ def slurm_requeue_signal(trainer: pl.Trainer) -> tuple[int, ...]:
 CHECKPOINT_FILE = re.compile(r".+\.ckpt")
 
 
+#: Lightning's own periodic triggers; when none is given with ``every_n_kimg``, kimg alone decides
+LIGHTNING_TRIGGERS = ("every_n_train_steps", "every_n_epochs", "train_time_interval")
+
+
 class ZooCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` whose ``last.ckpt`` (with ``save_last``) also holds the end of training, and which
-    removes the temporaries a killed checkpoint write left in its folder (callbacks/checkpoint_io.py)."""
+    """``ModelCheckpoint`` that saves every ``every_n_kimg`` thousand real images as ``kimgNNNNNN.ckpt`` and keeps
+    only the newest ``keep_last`` periodic files; its ``last.ckpt`` (with ``save_last``) also holds the end of
+    training, and it removes the temporaries a killed checkpoint write left in its folder (callbacks/checkpoint_io.py).
+
+    Retention: the periodic files this run wrote are listed, oldest first, in the callback's state, so every
+    checkpoint carries the list and a resume continues it. A file is removed (by rank 0) only after a newer
+    periodic file was written, so the checkpoint a run resumed from stays until something newer replaces it.
+    ``last.ckpt``, ``best_fid.ckpt`` (callbacks/fid.py), SLURM's ``hpc_ckpt_N.ckpt`` and files of another folder
+    or another run are never removed."""
+
+    def __init__(self, every_n_kimg: float | None = None, keep_last: int = -1, **kwargs):
+        """
+        Args:
+            every_n_kimg: interval in thousands of real images shown to D (``images_seen``, summed over ranks);
+                the files are named by ``callbacks.kimg.kimg_stem``. Lightning's ``every_n_train_steps``,
+                ``every_n_epochs`` and ``train_time_interval`` still work beside it, their files named by
+                ``filename`` and kept by the same ``keep_last``.
+            keep_last: how many periodic checkpoints stay, the newest ones (-1: all).
+            **kwargs: ``ModelCheckpoint``'s arguments.
+        """
+        if every_n_kimg is not None and every_n_kimg <= 0:
+            raise ZooError(
+                f"--checkpoint.every_n_kimg must be > 0 (or null for no kimg checkpoints), got {every_n_kimg}"
+            )
+        if keep_last == 0 or keep_last < -1:
+            raise ZooError(
+                f"--checkpoint.keep_last must be >= 1, or -1 to keep every periodic checkpoint, got {keep_last}"
+            )
+        if every_n_kimg is not None and all(kwargs.get(name) is None for name in LIGHTNING_TRIGGERS):
+            kwargs["every_n_epochs"] = 0  # no checkpoint every epoch, Lightning's default when it has no trigger
+        super().__init__(**kwargs)
+        self.every_n_kimg, self.keep_last = every_n_kimg, keep_last
+        self.periodic: list[str] = []  # names of the periodic files kept in dirpath, oldest first
+        self._next_kimg = math.inf
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
         if trainer.is_global_zero and self.dirpath and "://" not in str(self.dirpath):
             remove_abandoned(Path(self.dirpath), CHECKPOINT_FILE)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        if self.every_n_kimg is not None:  # after a resume: the next grid point after the restored images_seen
+            self._next_kimg = next_grid_point(pl_module.images_seen / 1000, self.every_n_kimg)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
+        if pl_module.images_seen >= self._next_kimg * 1000:
+            self._next_kimg = next_grid_point(pl_module.images_seen / 1000, self.every_n_kimg)
+            if not self._should_skip_saving_checkpoint(trainer):
+                if self.save_top_k != 0:
+                    stem = kimg_stem(pl_module.images_seen, self.every_n_kimg)
+                    self.save_periodic(trainer, os.path.join(self.dirpath, stem + self.FILE_EXTENSION))
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)  # Lightning's triggers, if given
+
+    def _save_none_monitor_checkpoint(self, trainer: pl.Trainer, monitor_candidates: dict) -> None:
+        """Lightning's periodic saves without a monitor (``every_n_train_steps`` ...), kept by ``keep_last``."""
+        self.save_periodic(
+            trainer, self._get_metric_interpolated_filepath_name(monitor_candidates, trainer, self.best_model_path)
+        )
+
+    def save_periodic(self, trainer: pl.Trainer, filepath: str) -> None:
+        """Writes a periodic checkpoint, then removes the periodic files older than the newest ``keep_last``.
+        The list is updated before the write because it is part of the checkpoint; the removal comes after it,
+        so a save that fails or is refused (a non-finite state, a full disk) removes nothing."""
+        name = os.path.basename(filepath)
+        listed = [kept for kept in self.periodic if kept != name] + [name]
+        excess = max(0, len(listed) - self.keep_last) if self.keep_last > 0 else 0
+        self.periodic, self.best_model_path = listed[excess:], filepath
+        self._save_checkpoint(trainer, filepath)
+        for old in listed[:excess]:
+            self._remove_checkpoint(trainer, os.path.join(self.dirpath, old))  # the strategy removes on rank 0
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "periodic": list(self.periodic)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        if state_dict.get("dirpath") == self.dirpath:  # another folder's files are not this run's to remove
+            self.periodic = list(state_dict.get("periodic", []))
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.save_last_now(trainer)

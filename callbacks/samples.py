@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import default_collate
 from torchvision.utils import make_grid, save_image
 
-from callbacks.kimg import next_grid_point
+from callbacks.kimg import kimg_stem, next_grid_point
 from datamodules.base import to_unit_range
 from zoo.sampling import class_grid, evenly_spaced_classes
 
@@ -55,11 +55,11 @@ def fixed_examples(datamodule, n: int, seed: int) -> list[Tensor]:
 class SampleGrid(Callback):
     """Every ``every_n_kimg`` thousand real images (and at the end of training), samples
     ``num_samples`` images from the same fixed latents (with the EMA generator when there is one) and
-    writes ``<run>/samples/kimgNNNNNN.png`` plus ``latest.png``; a W&B or TensorBoard logger gets the grid
-    as the image ``samples``, at the step of the losses logged with it. A class-conditional image model gets
-    one row per class, the same latents in every row (at most ``class_rows`` classes, evenly spaced over the
-    labels). An image-to-image model shows its translations of 8 fixed training examples instead
-    (``translation_picture``)."""
+    writes ``<run>/samples/kimgNNNNNN.png`` (``kimgNNNNNN.NNN.png`` with a fractional interval: ``kimg_stem``)
+    plus ``latest.png``; a W&B or TensorBoard logger gets the grid as the image ``samples``, at the step of the
+    losses logged with it. A class-conditional image model gets one row per class, the same latents in every row
+    (at most ``class_rows`` classes, evenly spaced over the labels). An image-to-image model shows its
+    translations of 8 fixed training examples instead (``translation_picture``)."""
 
     def __init__(self, every_n_kimg: float = 10.0, num_samples: int = 64, seed: int = 0, class_rows: int = 10):
         """
@@ -110,14 +110,14 @@ class SampleGrid(Callback):
         picture = self.picture(pl_module, trainer.datamodule)
         folder = Path(trainer.default_root_dir) / "samples"
         folder.mkdir(parents=True, exist_ok=True)
-        kimg = pl_module.images_seen // 1000
-        path = folder / f"kimg{kimg:06d}.png"
+        stem = kimg_stem(pl_module.images_seen, self.every_n_kimg)
+        path = folder / f"{stem}.png"
         save_image(picture, path)
         save_image(picture, folder / "latest.png")
         self.last_path = path
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(key="samples", images=[picture], step=step, caption=[f"{kimg} kimg"])
+                logger.log_image(key="samples", images=[picture], step=step, caption=[stem])
             elif isinstance(logger, TensorBoardLogger):
                 logger.experiment.add_image("samples", picture, global_step=step)
         return path

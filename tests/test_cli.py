@@ -34,7 +34,8 @@ def test_fit_writes_checkpoints_samples_and_wandb_offline_then_sample_and_resume
     checkpoints = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     assert checkpoints == ["00000008.ckpt", "00000016.ckpt", "last.ckpt"]
     grids = sorted(p.name for p in (run_dir / "samples").glob("kimg*.png"))
-    assert grids == ["kimg000000.png"]  # 8 iterations x 32 images = 0.256 kimg
+    # 0.1 and 0.2 kimg are first reached after 4 and 7 iterations of 32 images, the end after 8 (0.256 kimg)
+    assert grids == ["kimg000000.128.png", "kimg000000.224.png", "kimg000000.256.png"]
     grid = Image.open(run_dir / "samples" / "latest.png")
     assert grid.size == (4 * 16 + 5 * 2, 4 * 16 + 5 * 2)  # 4x4 grid of 16 px images, 2 px padding
     assert list((run_dir / "wandb").glob("offline-run-*")), "W&B offline run folder missing"

@@ -181,7 +181,7 @@ def test_wandb_log_model_records_last_ckpt_and_the_grid_in_the_offline_run(train
 
     history = [{item.key or "/".join(item.nested_key): item.value_json for item in r.history.item} for r in records]
     (grid,) = [h for h in history if "samples/filenames" in h]
-    assert grid["trainer/global_step"] == "5" and grid["samples/captions"] == '["0 kimg"]'
+    assert grid["trainer/global_step"] == "5" and grid["samples/captions"] == '["kimg000000"]'
     assert [int(h["trainer/global_step"]) for h in history if "loss/d" in h] == LOGGED_STEPS
     (media,) = run_file.parent.glob("files/media/images/samples_*.png")
     assert f'"{media.relative_to(run_file.parent / "files")}"' in grid["samples/filenames"]

@@ -33,7 +33,7 @@ SUMMARY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("EMA of the generator", ("ema.half_life_kimg", "ema.decay")),
     ("FID during training", ("fid.every_n_kimg", "fid.metrics", "fid.weights")),
     ("sample grids", ("samples.every_n_kimg", "samples.num_samples")),
-    ("checkpoints and resuming", ("checkpoint.every_n_train_steps", "ckpt_path")),
+    ("checkpoints and resuming", ("checkpoint.every_n_kimg", "checkpoint.keep_last", "ckpt_path")),
     ("devices and precision", ("trainer.accelerator", "trainer.devices", "trainer.num_nodes", "trainer.precision")),
     (
         "run folder and logging (W&B offline until `wandb login`)",

@@ -286,8 +286,9 @@ class ZooCLI(LightningCLI):
             {
                 "checkpoint.save_last": True,
                 "checkpoint.save_top_k": -1,
-                "checkpoint.every_n_train_steps": 5000,
-                "checkpoint.filename": "{step:08d}",
+                "checkpoint.every_n_kimg": 200.0,  # NVlabs' snapshots: 50 ticks x 4 kimg (stylegan2-ada-pytorch)
+                "checkpoint.keep_last": 5,
+                "checkpoint.filename": "{step:08d}",  # files of --checkpoint.every_n_train_steps
                 "checkpoint.auto_insert_metric_name": False,
                 "checkpoint.enable_version_counter": False,  # resuming overwrites last.ckpt
             }
