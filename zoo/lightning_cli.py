@@ -18,6 +18,7 @@ from pytorch_lightning.cli import LightningCLI
 from zoo.argument_parser import ZooArgumentParser
 from zoo.errors import ZooError
 from zoo.registry import init_parameters
+from zoo.trainer import ZooTrainer
 
 
 def needs_ddp(devices, num_nodes: int, accelerator: str) -> bool:
@@ -176,6 +177,7 @@ class ZooCLI(LightningCLI):
         subcommand = args[0] if args and args[0] in self.subcommands() else "fit"
         self.help_command = help_command(subcommand, model_cls, data_cls)
         kwargs.setdefault("parser_class", ZooArgumentParser)
+        kwargs.setdefault("trainer_class", ZooTrainer)  # --trainer.max_kimg and the whole-run progress bar
         try:
             super().__init__(model_cls, data_cls, **kwargs)
         except BaseException:
