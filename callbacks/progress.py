@@ -153,10 +153,10 @@ class KimgProgressBar(ProgressBar):
             return
         self._out = self.stream if self.stream is not None else sys.stdout
         self._terminal = self._out.isatty()
-        self.start_images = self._images = pl_module.images_seen
+        self._images = pl_module.images_seen
         batch_size = getattr(trainer.datamodule, "batch_size", None)
         self._batch = batch_size * trainer.world_size if batch_size else None
-        self._since_refresh, self._refreshed = 0, (time.monotonic(), pl_module.images_seen)
+        self._since_refresh, self._refreshed, self._clock_started = 0, (time.monotonic(), pl_module.images_seen), False
         self.losses, self.rate, self.refreshes = {}, None, 0
         self.end = run_end(trainer, pl_module, self._batch, starting=True)
         if self._terminal:
@@ -171,6 +171,8 @@ class KimgProgressBar(ProgressBar):
         self._batch, self._images = (images - self._images) or self._batch, images
         self._since_refresh += 1
         now = time.monotonic()
+        if not self._clock_started:  # img/s from here: the first iteration also timed the start-up
+            self._refreshed, self._clock_started = (now, images), True
         if self._terminal:
             due = self._since_refresh >= self.refresh_rate and now - self._refreshed[0] >= self.refresh_seconds
         else:

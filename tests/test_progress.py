@@ -5,13 +5,17 @@ read once per refresh, and prints slow plain lines when the output is not a term
 from __future__ import annotations
 
 import io
+import math
 import re
+from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
+import yaml
 
 from callbacks import AtomicCheckpointIO, ZooCheckpoint, progress, read_checkpoint
-from callbacks.progress import KimgProgressBar, RunEnd, iterations_for_steps, status_text
+from callbacks.progress import KimgProgressBar, RunEnd, iterations_for_steps, run_end, status_text
+from tests.conftest import run_cli
 from tests.helpers import tiny_dcgan, tiny_digits
 from zoo.errors import ZooError
 from zoo.trainer import ZooTrainer
@@ -97,6 +101,7 @@ def test_resumed_bar_starts_at_the_checkpoint_and_ends_at_the_limit(stopped_run,
     assert draws[-1].startswith("100%|") and f"| {end}/{end} kimg, iteration {iterations}/{iterations}" in draws[-1]
 
 
+@pytest.mark.filterwarnings("ignore:The dirpath has changed")  # last.ckpt goes to a new folder
 def test_resume_with_the_budget_reached_ends_at_once_and_writes_last_ckpt(stopped_run, tmp_path, capsys):
     out = io.StringIO()
     model, _ = fit(KimgProgressBar(stream=out), ckpt_dir=tmp_path, resume_from=stopped_run, max_kimg=0.5)
@@ -141,6 +146,15 @@ def test_iterations_for_steps_counts_d_and_g_steps():
     assert iterations_for_steps(-2, 3, 1) == 0
 
 
+def test_a_batch_size_change_keeps_the_end_in_kimg_and_moves_the_iteration_count():
+    # progressive growing halves the batch mid-run: max_kimg still ends at 1,024 images, in 16 more iterations
+    trainer = SimpleNamespace(max_kimg=1.0, max_steps=-1, max_epochs=-1, num_training_batches=math.inf)
+    module = SimpleNamespace(images_seen=512, iterations=8, hparams={"d_steps": 1})
+    assert run_end(trainer, module, batch=64, starting=False) == RunEnd(1024, 16, "max_kimg")
+    assert run_end(trainer, module, batch=32, starting=False) == RunEnd(1024, 24, "max_kimg")
+    assert run_end(trainer, module, batch=None, starting=True) is None  # no batch seen yet, none configured
+
+
 def test_status_text_time_left_follows_images_not_iterations():
     end = RunEnd(images=10_000, iterations=100, limit="max_kimg")
     text = status_text(4_000, 70, end, rate=200.0, losses={"D": 0.5, "G": 1.25})
@@ -153,3 +167,21 @@ def test_status_text_time_left_follows_images_not_iterations():
 def test_max_kimg_must_be_positive():
     with pytest.raises(ZooError, match="--trainer.max_kimg must be > 0"):
         ZooTrainer(max_kimg=0, logger=False)
+
+
+def test_cli_max_kimg_is_a_trainer_option_in_config_yaml_and_a_resume_at_the_budget_ends_at_once(
+    tmp_path, tiny_dcgan_args
+):
+    run = tmp_path / "run"
+    first = run_cli("fit", *tiny_dcgan_args, "--trainer.max_kimg", "0.064", "--run_dir", str(run), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert yaml.safe_load((run / "config.yaml").read_text())["trainer"]["max_kimg"] == 0.064
+    last = run / "checkpoints" / "last.ckpt"
+    assert read_checkpoint(last)["state_dict"]["_extra_state"]["images_seen"] == 64  # 2 iterations of 32
+    assert first.stdout.splitlines()[0] == "progress 0%: 0.00/0.06 kimg, iteration 0/2"
+    assert first.stdout.splitlines()[-1].startswith("progress 100%: 0.06/0.06 kimg, iteration 2/2, ")
+
+    again = run_cli("fit", *tiny_dcgan_args, "--trainer.max_kimg", "0.064", "--ckpt_path", str(last), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "max_kimg 0.064 reached already: the run is at 0.064 kimg (iteration 2)" in again.stderr
+    assert read_checkpoint(last)["state_dict"]["_extra_state"]["images_seen"] == 64
