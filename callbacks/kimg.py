@@ -1,5 +1,5 @@
-"""Schedules in thousands of real images (kimg), the unit of the StyleGAN papers' intervals: it means the
-same at any batch size, number of D steps or GPU count."""
+"""Schedules and the training budget in thousands of real images (kimg), the unit of the StyleGAN papers'
+intervals and of NVlabs' ``--kimg``: it means the same at any batch size, number of D steps or GPU count."""
 
 from __future__ import annotations
 

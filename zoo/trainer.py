@@ -15,7 +15,8 @@ from callbacks.progress import KimgProgressBar
 
 
 class ZooTrainer(pl.Trainer):
-    """``pl.Trainer`` plus ``max_kimg``, with ``KimgProgressBar`` instead of Lightning's per-epoch bar."""
+    """Lightning's Trainer options plus max_kimg, a budget in thousands of real images, and one progress bar for
+    the whole run (callbacks/progress.py) instead of Lightning's per-epoch bar."""
 
     def __init__(self, max_kimg: float | None = None, **kwargs):
         """
