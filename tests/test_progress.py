@@ -7,13 +7,16 @@ from __future__ import annotations
 import io
 import math
 import re
+import signal
 from types import SimpleNamespace
 
 import pytest
 import pytorch_lightning as pl
 import yaml
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from callbacks import AtomicCheckpointIO, ZooCheckpoint, progress, read_checkpoint
+from callbacks import AtomicCheckpointIO, GracefulInterrupt, ZooCheckpoint, progress, read_checkpoint
 from callbacks.progress import KimgProgressBar, RunEnd, iterations_for_steps, run_end, status_text
 from tests.conftest import run_cli
 from tests.helpers import tiny_dcgan, tiny_digits
@@ -28,11 +31,12 @@ class Terminal(io.StringIO):
         return True
 
 
-def fit(bar: KimgProgressBar, batch_size: int = 32, ckpt_dir=None, resume_from=None, model=None, **limits):
+def fit(bar, batch_size=32, ckpt_dir=None, resume_from=None, model=None, callbacks_after=(), **limits):
     """Trains the tiny DCGAN on digits with ``bar`` and the given limits; returns (model, trainer)."""
     pl.seed_everything(0)
     model = model or tiny_dcgan()
-    callbacks = [bar] + ([ZooCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0)] if ckpt_dir else [])
+    callbacks = [bar, *callbacks_after]
+    callbacks += [ZooCheckpoint(dirpath=ckpt_dir, save_last=True, save_top_k=0)] if ckpt_dir else []
     trainer = ZooTrainer(
         accelerator="cpu", logger=False, enable_checkpointing=bool(ckpt_dir), enable_model_summary=False,
         use_distributed_sampler=False, plugins=[AtomicCheckpointIO()], callbacks=callbacks,
@@ -137,6 +141,29 @@ def test_not_a_terminal_prints_a_plain_line_every_line_percent():
     assert "\r" not in out.getvalue()
     assert [line.split(":")[0] for line in shown] == [f"progress {p}%" for p in (0, 25, 50, 75, 100)]
     assert bar.refreshes == 4  # lines after iterations 2, 4, 6 and 8 read the losses; the first has none
+
+
+class SigtermAt(Callback):
+    """Sends GracefulInterrupt a SIGTERM after iteration ``n``, as the kernel would."""
+
+    def __init__(self, interrupt: GracefulInterrupt, n: int):
+        self.interrupt, self.n = interrupt, n
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if pl_module.iterations == self.n:
+            self.interrupt._on_signal(signal.SIGTERM, None)
+
+
+def test_a_signal_leaves_the_bar_where_the_run_stopped(capsys):
+    out, interrupt = io.StringIO(), GracefulInterrupt()
+    bar = KimgProgressBar(line_percent=25, line_seconds=3600, stream=out)
+    model = tiny_dcgan()
+    with pytest.raises(SIGTERMException) as stopped:
+        fit(bar, model=model, max_kimg=0.256, callbacks_after=[interrupt, SigtermAt(interrupt, 3)])
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert model.iterations == 3
+    assert lines(out)[-1].startswith("progress 25%: 0.06/0.26 kimg, iteration 2/8")  # no 100% line
+    assert "SIGTERM: stopped at iteration 3" in capsys.readouterr().err
 
 
 def test_iterations_for_steps_counts_d_and_g_steps():
