@@ -5,7 +5,8 @@ The bar runs from where the run starts (``images_seen`` of a resumed checkpoint)
 of ``max_kimg``, ``max_steps`` (in optimizer steps, converted to iterations) and ``max_epochs`` (in batches),
 converted to images at the current global batch size and recomputed at every refresh, so a batch size that
 changes mid-run (progressive growing) keeps the total, img/s and the time left right. Without a limit it shows
-the position and no total. It shows the iteration, img/s, the time left and the last D and G losses, and reaches
+the position and no total. It shows the iteration, img/s, the time left and the last D and G losses (rank 0's
+under DDP: only rank 0 shows the bar), and reaches
 100% when the run ends; a run stopped by a signal or an error leaves it where it stopped.
 
 No host sync per iteration: ``GANModule`` keeps its last losses as device tensors (``last_losses``) and the bar
@@ -37,11 +38,10 @@ RATE_SMOOTHING = 0.3
 
 @dataclass(frozen=True)
 class RunEnd:
-    """Where a run will stop: its ``images_seen`` and ``iterations`` then, and the limit that stops it."""
+    """Where a run will stop: its ``images_seen`` and ``iterations`` then."""
 
     images: int
     iterations: int
-    limit: str
 
 
 def iterations_for_steps(steps_left: int, iteration: int, d_steps: int) -> int:
@@ -66,12 +66,12 @@ def run_end(trainer: pl.Trainer, module: pl.LightningModule, batch: int | None, 
     if not batch:
         return None
     images, iteration = module.images_seen, module.iterations
-    left: dict[str, int] = {}
+    left: list[int] = []  # iterations until each limit
     if (max_kimg := getattr(trainer, "max_kimg", None)) is not None:
-        left["max_kimg"] = -(-max(0, kimg_images(max_kimg) - images) // batch)
+        left.append(-(-max(0, kimg_images(max_kimg) - images) // batch))
     if trainer.max_steps >= 0:
         d_steps = module.hparams.get("d_steps", 1)
-        left["max_steps"] = iterations_for_steps(trainer.max_steps - trainer.global_step, iteration, d_steps)
+        left.append(iterations_for_steps(trainer.max_steps - trainer.global_step, iteration, d_steps))
     per_epoch, epochs = trainer.num_training_batches, trainer.max_epochs
     if epochs is not None and epochs >= 0 and math.isfinite(per_epoch):
         # the datamodules' sampler ends every epoch at a multiple of per_epoch iterations (datamodules/sampler.py),
@@ -79,11 +79,11 @@ def run_end(trainer: pl.Trainer, module: pl.LightningModule, batch: int | None, 
         n = int(per_epoch)
         this_epoch = (-iteration) % n or (n if starting else 0)
         later = max(0, epochs - trainer.current_epoch - 1) * n
-        left["max_epochs"] = this_epoch + later if trainer.current_epoch < epochs else 0
+        left.append(this_epoch + later if trainer.current_epoch < epochs else 0)
     if not left:
         return None
-    limit = min(left, key=left.get)
-    return RunEnd(images + left[limit] * batch, iteration + left[limit], limit)
+    n = min(left)
+    return RunEnd(images + n * batch, iteration + n)
 
 
 def losses_to_host(last_losses: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -198,8 +198,7 @@ class KimgProgressBar(ProgressBar):
             return
         if self._since_refresh:
             self._update(trainer, pl_module, time.monotonic())
-        limit = self.end.limit if self.end is not None else "end"
-        self.end = RunEnd(pl_module.images_seen, pl_module.iterations, limit)
+        self.end = RunEnd(pl_module.images_seen, pl_module.iterations)
         self._show(pl_module)
         self._close()
 

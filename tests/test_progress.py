@@ -177,13 +177,13 @@ def test_a_batch_size_change_keeps_the_end_in_kimg_and_moves_the_iteration_count
     # progressive growing halves the batch mid-run: max_kimg still ends at 1,024 images, in 16 more iterations
     trainer = SimpleNamespace(max_kimg=1.0, max_steps=-1, max_epochs=-1, num_training_batches=math.inf)
     module = SimpleNamespace(images_seen=512, iterations=8, hparams={"d_steps": 1})
-    assert run_end(trainer, module, batch=64, starting=False) == RunEnd(1024, 16, "max_kimg")
-    assert run_end(trainer, module, batch=32, starting=False) == RunEnd(1024, 24, "max_kimg")
+    assert run_end(trainer, module, batch=64, starting=False) == RunEnd(1024, 16)
+    assert run_end(trainer, module, batch=32, starting=False) == RunEnd(1024, 24)
     assert run_end(trainer, module, batch=None, starting=True) is None  # no batch seen yet, none configured
 
 
 def test_status_text_time_left_follows_images_not_iterations():
-    end = RunEnd(images=10_000, iterations=100, limit="max_kimg")
+    end = RunEnd(images=10_000, iterations=100)
     text = status_text(4_000, 70, end, rate=200.0, losses={"D": 0.5, "G": 1.25})
     assert text == "4.00/10.00 kimg, iteration 70/100, 200 img/s, 0:00:30 left, D 0.500 G 1.250"
     assert status_text(4_000, 70, None, None, {}) == (
