@@ -153,7 +153,7 @@ class KimgProgressBar(ProgressBar):
             return
         self._out = self.stream if self.stream is not None else sys.stdout
         self._terminal = self._out.isatty()
-        self._images = pl_module.images_seen
+        self._prev_images = pl_module.images_seen  # an iteration's global batch: how much images_seen grew
         batch_size = getattr(trainer.datamodule, "batch_size", None)
         self._batch = batch_size * trainer.world_size if batch_size else None
         self._since_refresh, self._refreshed, self._clock_started = 0, (time.monotonic(), pl_module.images_seen), False
@@ -168,7 +168,7 @@ class KimgProgressBar(ProgressBar):
         if not self._enabled or not self._open:
             return
         images = pl_module.images_seen
-        self._batch, self._images = (images - self._images) or self._batch, images
+        self._batch, self._prev_images = (images - self._prev_images) or self._batch, images
         self._since_refresh += 1
         now = time.monotonic()
         if not self._clock_started:  # img/s from here: the first iteration also timed the start-up
