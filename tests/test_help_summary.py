@@ -111,13 +111,13 @@ def test_an_unknown_help_topic_is_one_line_naming_the_topics(capsys):
 
 
 def test_a_curated_name_the_parser_lacks_fails_loudly(capsys, monkeypatch):
-    summary = (*help_summary.SUMMARY, ("budget", ("trainer.max_kimg", "trainer.max_steps")))
+    summary = (*help_summary.SUMMARY, ("budget", ("trainer.max_kilo_images", "trainer.max_steps")))
     monkeypatch.setattr(help_summary, "SUMMARY", summary)
     assert cli.main(["fit", "--model", "dcgan", "--help"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        "error: the --help summary lists trainer.max_kimg, which python cli.py fit --model dcgan --data digits "
+        "error: the --help summary lists trainer.max_kilo_images, which python cli.py fit --model dcgan --data digits "
         "does not take: fix SUMMARY\n"
     )
 

@@ -157,6 +157,7 @@ class GANModule(pl.LightningModule):
         self.images_seen = 0
         self.iterations = 0
         self.generator_steps = 0
+        self.last_losses: dict[str, Tensor] = {}  # "loss/d", "loss/g" of the latest iteration that computed each
         self.generator_ema: nn.Module | None = None
         self._latent_rng: torch.Generator | None = None
         # first iteration whose losses were not finite (-1: none); written on device, read by NonFiniteGuard
@@ -288,15 +289,15 @@ class GANModule(pl.LightningModule):
 
     def finish_iteration(self, n: int, losses: list[Tensor], logs: dict[str, Tensor]) -> None:
         """The end of every training iteration of ``n`` real samples (per rank): the non-finite check, the
-        counters (``images_seen`` sums over ranks) and the logs, on Lightning's cadence (no per-step sync)."""
+        counters (``images_seen`` sums over ranks), the last losses for the progress bar (kept on the device: the bar
+        reads them when it refreshes, callbacks/progress.py) and the logs, on Lightning's cadence (no per-step sync)."""
         self._record_nonfinite(losses)
         self.iterations += 1
         self.images_seen += n * self.trainer.world_size
+        self.last_losses.update({k: logs[k].detach() for k in ("loss/d", "loss/g") if k in logs})
         if self.trainer._logger_connector.should_update_logs:
             logs = {k: v.detach() for k, v in logs.items()}
-            on_bar = {k: logs.pop(k) for k in ("loss/d", "loss/g") if k in logs}
-            self.log_dict({**on_bar, "kimg": self.images_seen / 1000}, prog_bar=True, batch_size=n)
-            self.log_dict(logs, batch_size=n)
+            self.log_dict({**logs, "kimg": self.images_seen / 1000}, batch_size=n)
 
     def generator_inputs(self, real: Tensor, y_real: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """What G turns into this iteration's fakes, (z, labels): fresh latents and labels. An image-to-image entry

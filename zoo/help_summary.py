@@ -29,7 +29,10 @@ from zoo.errors import ZooError
 SUMMARY: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("model.objective", "model.penalties", "model.g_lr", "model.d_lr", "model.d_steps")),
     ("data", ("data.batch_size", "data.num_workers")),
-    ("budget (max_steps counts optimizer steps: 2 per D+G iteration)", ("trainer.max_epochs", "trainer.max_steps")),
+    (
+        "budget (the first reached ends the run; max_steps counts optimizer steps: 2 per D+G iteration)",
+        ("trainer.max_kimg", "trainer.max_epochs", "trainer.max_steps"),
+    ),
     ("EMA of the generator", ("ema.half_life_kimg", "ema.decay")),
     ("FID during training", ("fid.every_n_kimg", "fid.metrics", "fid.weights")),
     ("sample grids", ("samples.every_n_kimg", "samples.num_samples")),

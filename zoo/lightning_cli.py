@@ -27,6 +27,7 @@ from zoo.run_loggers import (
     save_dir_args,
     saved_logger_choice,
 )
+from zoo.trainer import ZooTrainer
 
 
 def needs_ddp(devices, num_nodes: int, accelerator: str) -> bool:
@@ -195,6 +196,7 @@ class ZooCLI(LightningCLI):
             kwargs["args"] = save_dir_args(args)  # --trainer.logger CSVLogger without save_dir: the run folder
         kwargs.setdefault("save_config_callback", RunFolderConfig)  # config.yaml in the run folder, any logger
         kwargs["save_config_kwargs"] = {**kwargs.get("save_config_kwargs", {}), "save_to_log_dir": False}
+        kwargs.setdefault("trainer_class", ZooTrainer)  # --trainer.max_kimg and the whole-run progress bar
         try:
             super().__init__(model_cls, data_cls, **kwargs)
         except BaseException:
