@@ -22,6 +22,7 @@ NOISE = (
     "FLOPs",
     "Tracking run with wandb",
     "Run data is saved locally",
+    "You can sync this run",
 )
 
 

@@ -138,11 +138,12 @@ def parameter_line(model, run_dir: Path | None) -> str:
     return f"run folder: {run_dir}; {type(model).__name__}: {g:,} G / {d:,} D parameters"
 
 
-def finish_wandb_run() -> None:
-    """Ends this process's W&B run, if one was started, so that its files can be removed."""
+def finish_wandb_run(exit_code: int) -> None:
+    """Ends this process's W&B run, if one was started: with its run's settings (quiet offline: no closing "wandb
+    sync" lines, which wandb's exit hook would print regardless), and so that a failed run's files can be removed."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
-        wandb.finish(exit_code=1)
+        wandb.finish(exit_code=exit_code)
 
 
 def short_names(model_cls: type, data_cls: type) -> tuple[str, str]:
@@ -232,7 +233,7 @@ class ZooCLI(LightningCLI):
             return
         if any(self.run_dir.rglob("*.ckpt")):
             return
-        finish_wandb_run()
+        finish_wandb_run(exit_code=1)
         shutil.rmtree(self.run_dir, ignore_errors=True)  # the run's own error is what the user needs to see
         for parent in self.created_dirs[1:]:
             try:
@@ -352,6 +353,9 @@ class ZooCLI(LightningCLI):
         if os.environ.get("LOCAL_RANK", "0") == "0":
             print(parameter_line(self.model, self.run_dir), file=sys.stderr)
 
+    def after_fit(self) -> None:
+        finish_wandb_run(exit_code=0)
+
     def check_resumed_model(self) -> None:
         """The model built for a resume against its checkpoint: values linked from the data (resolution,
         channels, classes) must match, or loading would fail or train something else."""
@@ -374,12 +378,18 @@ class ZooCLI(LightningCLI):
                 f"`wandb sync --id {run_id} {self.run_dir}/wandb/offline-run-*`, or run `wandb login` first.",
                 file=sys.stderr,
             )
+        quiet = {}
         if offline and not self.verbose:
-            # the W&B line above says it all (wandb's own start lines and closing "wandb sync" line go); its
-            # warnings and errors still show
+            # the W&B line above says it all: wandb's own start lines go (its environment, read when it sets
+            # itself up) and so do its closing "wandb sync" lines (the run's settings, honoured by the
+            # wandb.finish of after_fit); its warnings and errors still show
+            import wandb
+
             os.environ.setdefault("WANDB_SHOW_INFO", "false")
             os.environ.setdefault("WANDB_QUIET", "true")
+            quiet = {"settings": wandb.Settings(quiet=True, show_info=False)}
         logger = WandbLogger(
+            **quiet,
             project=os.environ.get("WANDB_PROJECT", "gan-zoo"),
             name=f"{self.run_name}/{self.run_dir.name}",
             save_dir=str(self.run_dir),
