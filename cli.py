@@ -172,14 +172,15 @@ def run_lightning(argv: list[str]) -> None:
             raise ZooError(f"{ckpt_path} holds a '{stored}' model, not '{model_key}': resume it with --model {stored}")
 
     recipe = ROOT / "configs" / model_key / f"{data_key}.yaml"
+    preset_name = pop_option(argv, "--preset")
+    preset = preset_file(model_key, preset_name) if preset_name else None
     parser_kwargs = {}
     announce = not any(a in ("--print_config", "-h", "--help") or a.startswith("--print_config=") for a in argv)
     if recipe.is_file():
         parser_kwargs = {sub: {"default_config_files": [str(recipe)]} for sub in LIGHTNING_SUBCOMMANDS}
         if announce:
             print(f"recipe: {recipe.relative_to(ROOT)}", file=sys.stderr)
-    if preset_name := pop_option(argv, "--preset"):
-        preset = preset_file(model_key, preset_name)
+    if preset is not None:
         argv[1:1] = ["--config", str(preset)]  # over the recipe, under the flags that follow: those win
         if announce:
             print(f"preset: {preset.relative_to(ROOT)}", file=sys.stderr)

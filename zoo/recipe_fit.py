@@ -61,9 +61,7 @@ def fit_recipe_to_data(config, defaults, argv: list[str], model_cls: type, data_
     larger = resolution is not None and extent.max_resolution is not None and resolution > extent.max_resolution
     if larger and not given("data.resolution"):  # a given one is refused by the datamodule, naming the flag
         config.data.resolution = extent.max_resolution
-        notes.append(
-            f"resolution {extent.max_resolution} (the recipe's or default {resolution} is larger than the images)"
-        )
+        notes.append(f"resolution {extent.max_resolution} (the configured {resolution} is larger than the images)")
         notes.extend(apply_scaled_config(config, given, model_cls, extent.max_resolution, devices))
     notes.extend(fit_batch_sizes(config, given, model_cls, extent.count, devices))
     if not notes:
@@ -133,11 +131,11 @@ def fit_progressive_batch_sizes(config, given: Given, count: int, devices: int, 
         wanted = min(wanted, cap) if cap is not None else wanted
         fits_as_given = (table_given and r in table) or cap is not None
         fitted[r] = wanted if fits_as_given and wanted <= limit else fitting_batch(wanted, limit, group)
-    recipe = {r: n for r, n in table.items() if r in fitted}
-    progressive.batch_sizes = fitted
+    recipe = {r: table.get(r, config.data.batch_size) for r in resolutions}
     if fitted == recipe:
         return []
-    return [f"batch sizes {fitted} (recipe: {recipe or config.data.batch_size})"]
+    progressive.batch_sizes = fitted
+    return [f"batch sizes {fitted} (recipe: {recipe})"]
 
 
 def mbstd_group(model_config: Any) -> int:
