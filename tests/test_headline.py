@@ -168,6 +168,13 @@ def test_stylegan2_on_small_images_takes_ada_auto_config():
     assert line.startswith("fit to the data (1000 images, 32 px): resolution 32")
 
 
+def test_a_single_batch_size_fits_the_dataset_in_whole_minibatch_stddev_groups():
+    config = stylegan2_ffhq()
+    line = fit_to(config, model=StyleGAN2, extent=DataExtent(22, 32))
+    assert config.data.batch_size == 20  # auto's 32 capped at 22 images, rounded down to groups of 4
+    assert line.endswith("; batch size 20 (the configured 32 does not fit 22 samples on 1 device(s))")
+
+
 def test_given_values_win_over_the_scaled_config():
     config = stylegan2_ffhq()
     defaults = copy.deepcopy(config)
@@ -230,7 +237,7 @@ def test_data_without_an_extent_keeps_the_recipe():
         ("stylegan", False, 4, {"model.fmap_base": 256, "model.mapping_layers": 2, "progressive.fade_kimg": 0.25}),
         ("stylegan2", True, 4, {"model.preset": "auto", "model.channel_base": 256, "data.resolution": 32}),
         ("pggan", True, 4, {"model.fmap_base": 256, "data.resolution": 32, "progressive.batch_sizes": {"32": 8}}),
-        ("biggan", False, 3, {"model.g_width": 4, "data.batch_size": 16, "data.resolution": 32}),
+        ("biggan", False, 3, {"model.g_width": 4, "data.batch_size": 8, "data.resolution": 32}),
     ],
 )
 def test_preset_smoke_builds_its_config_and_trains(model, on_zip, steps, expected, faces32, tmp_path):

@@ -106,7 +106,9 @@ def fit_batch_sizes(config, given: Given, model_cls: type, count: int, devices: 
         fitted = fitting_batch(batch_size, limit, group)
         if fitted != batch_size:
             config.data.batch_size = fitted
-            notes.append(f"batch size {fitted} (the recipe's {batch_size} needs more than {count} samples)")
+            notes.append(
+                f"batch size {fitted} (the configured {batch_size} does not fit {count} samples on {devices} device(s))"
+            )
     return notes
 
 
@@ -128,9 +130,10 @@ def fit_progressive_batch_sizes(config, given: Given, count: int, devices: int, 
                 f"--progressive.batch_sizes gives {wanted} at {r} px, but the dataset has {count} samples on "
                 f"{devices} device(s); lower it to at most {limit}"
             )
-        wanted = min(wanted, cap) if cap is not None else wanted
-        fits_as_given = (table_given and r in table) or cap is not None
-        fitted[r] = wanted if fits_as_given and wanted <= limit else fitting_batch(wanted, limit, group)
+        if cap is not None:  # an explicit --data.batch_size caps the table; both given ones fit (checked above)
+            fitted[r] = min(wanted, cap)
+        else:
+            fitted[r] = wanted if table_given and r in table else fitting_batch(wanted, limit, group)
     recipe = {r: table.get(r, config.data.batch_size) for r in resolutions}
     if fitted == recipe:
         return []
