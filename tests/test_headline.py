@@ -17,6 +17,7 @@ from PIL import Image
 import cli
 from callbacks import read_checkpoint
 from datamodules.base import DataExtent
+from datamodules.digits import DigitsDataModule
 from tests.conftest import run_cli
 from zoo.errors import ZooError
 from zoo.pggan import PGGAN
@@ -220,6 +221,14 @@ def test_what_cannot_fit_names_the_knob_that_fixes_it(change, argv, message):
     with pytest.raises(ZooError) as err:
         fit_to(config, argv, devices=devices, defaults=defaults)
     assert str(err.value) == message
+
+
+def test_a_growth_table_too_large_for_the_bundled_digits_names_its_flag():
+    config = recipe({"mbstd_group_size": 4}, {"resolution": 16, "batch_size": 32}, {"start_resolution": 4})
+    defaults = copy.deepcopy(config)
+    config.progressive.batch_sizes = {4: 64, 8: 64, 16: 2048}
+    with pytest.raises(ZooError, match=r"^--progressive.batch_sizes gives 2048 at 16 px, but the dataset has 1797 "):
+        fit_recipe_to_data(config, defaults, [], PGGAN, DigitsDataModule, 1)
 
 
 def test_data_without_an_extent_keeps_the_recipe():
