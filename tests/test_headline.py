@@ -243,7 +243,7 @@ def test_data_without_an_extent_keeps_the_recipe():
 @pytest.mark.parametrize(
     ("model", "on_zip", "steps", "expected"),
     [
-        ("stylegan", False, 4, {"model.fmap_base": 256, "model.mapping_layers": 2, "progressive.fade_kimg": 0.25}),
+        ("stylegan", False, 4, {"model.fmap_base": 256, "model.mapping_layers": 2, "progressive.fade_kimg": 0.5}),
         ("stylegan2", True, 4, {"model.preset": "auto", "model.channel_base": 256, "data.resolution": 32}),
         ("pggan", True, 4, {"model.fmap_base": 256, "data.resolution": 32, "progressive.batch_sizes": {"32": 8}}),
         ("biggan", False, 3, {"model.g_width": 4, "data.batch_size": 8, "data.resolution": 32}),
