@@ -19,6 +19,7 @@ Values given on the command line or in a ``--config`` file (a ``--preset``) coun
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from zoo.errors import ZooError
@@ -33,7 +34,8 @@ class Given:
     defaults (the recipe), as a ``--config`` file sets them."""
 
     def __init__(self, config, defaults, argv: list[str]):
-        self.config, self.defaults, self.argv = config, defaults, argv
+        # a copy: the values this module sets are chosen, not given
+        self.config, self.defaults, self.argv = copy.deepcopy(config), defaults, argv
 
     def __call__(self, key: str) -> bool:
         group, name = key.split(".", 1)
