@@ -169,6 +169,14 @@ def test_stylegan2_on_small_images_takes_ada_auto_config():
     assert line.startswith("fit to the data (1000 images, 32 px): resolution 32")
 
 
+def test_a_given_growth_table_wins_over_a_given_batch_size():
+    config = stylegan_ffhq()
+    defaults = copy.deepcopy(config)
+    config.data.batch_size, config.progressive.batch_sizes = 16, {8: 32, 16: 8}
+    fit_to(config, ["--data.batch_size", "16", "--progressive.batch_sizes", "{8: 32, 16: 8}"], defaults=defaults)
+    assert (config.progressive.batch_sizes, config.data.batch_size) == ({8: 32, 16: 8}, 16)  # 32 px: 16
+
+
 def test_a_single_batch_size_fits_the_dataset_in_whole_minibatch_stddev_groups():
     config = stylegan2_ffhq()
     line = fit_to(config, model=StyleGAN2, extent=DataExtent(22, 32))

@@ -132,10 +132,12 @@ def fit_progressive_batch_sizes(config, given: Given, count: int, devices: int, 
                 f"--progressive.batch_sizes gives {wanted} at {r} px, but the dataset has {count} samples on "
                 f"{devices} device(s); lower it to at most {limit}"
             )
-        if cap is not None:  # an explicit --data.batch_size caps the table; both given ones fit (checked above)
+        if table_given and r in table:  # the user's table entry, more specific than --data.batch_size
+            fitted[r] = wanted
+        elif cap is not None:  # an explicit --data.batch_size caps the recipe's table (it fits: checked above)
             fitted[r] = min(wanted, cap)
         else:
-            fitted[r] = wanted if table_given and r in table else fitting_batch(wanted, limit, group)
+            fitted[r] = fitting_batch(wanted, limit, group)
     recipe = {r: table.get(r, config.data.batch_size) for r in resolutions}
     if fitted == recipe:
         return []
