@@ -45,10 +45,11 @@ class Given:
 
 
 def fitting_batch(wanted: int, limit: int, group: int) -> int:
-    """``wanted`` capped at ``limit``, rounded down to whole minibatch stddev groups (a batch smaller than a group
-    is one group: G = min(group, N))."""
-    n = min(wanted, limit)
-    return n - n % group if n >= group else n
+    """``wanted`` when it fits, else ``limit`` rounded down to whole minibatch stddev groups (a batch smaller than
+    a group is one group: G = min(group, N))."""
+    if wanted <= limit:
+        return wanted
+    return limit - limit % group if limit >= group else limit
 
 
 def fit_recipe_to_data(config, defaults, argv: list[str], model_cls: type, data_cls: type, devices: int) -> str | None:
