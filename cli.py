@@ -8,7 +8,8 @@
 
 ``fit``/``validate``/``test``/``predict`` are LightningCLI subcommands over the model and datamodule
 chosen by short name; a recipe ``configs/<model>/<data>.yaml`` is applied as the default config when
-it exists (explicit ``--config`` files and flags override it).
+it exists (explicit ``--config`` files and flags override it), then fitted to the dataset's size
+(zoo/recipe_fit.py); ``--preset NAME`` applies ``configs/<model>/presets/NAME.yaml`` over the recipe.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from zoo.errors import ZooError
 ROOT = Path(__file__).resolve().parent
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 COMMANDS = (*LIGHTNING_SUBCOMMANDS, "sample", "evaluate", "prepare", "import", "models")
-USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [--verbose] [options]
+USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data NAME] [--preset smoke] [--verbose]
+                            [options]
        python cli.py sample --ckpt_path PATH [--num_samples N] [--seed S] [--out_dir DIR] [--npz] [--individual]
                             [--interpolate slerp|linear] [--truncations none,1,0.7] [--classes 0,1,2]
                             [--vary_code categorical|cat1|c1 ...]
@@ -171,11 +173,18 @@ def run_lightning(argv: list[str]) -> None:
             raise ZooError(f"{ckpt_path} holds a '{stored}' model, not '{model_key}': resume it with --model {stored}")
 
     recipe = ROOT / "configs" / model_key / f"{data_key}.yaml"
+    preset_name = pop_option(argv, "--preset")
+    preset = preset_file(model_key, preset_name) if preset_name else None
     parser_kwargs = {}
+    announce = not any(a in ("--print_config", "-h", "--help") or a.startswith("--print_config=") for a in argv)
     if recipe.is_file():
         parser_kwargs = {sub: {"default_config_files": [str(recipe)]} for sub in LIGHTNING_SUBCOMMANDS}
-        if not any(a in ("--print_config", "-h", "--help") or a.startswith("--print_config=") for a in argv):
+        if announce:
             print(f"recipe: {recipe.relative_to(ROOT)}", file=sys.stderr)
+    if preset is not None:
+        argv[1:1] = ["--config", str(preset)]  # over the recipe, under the flags that follow: those win
+        if announce:
+            print(f"preset: {preset.relative_to(ROOT)}", file=sys.stderr)
     from callbacks import CorruptImageReport, GracefulInterrupt
     from zoo.lightning_cli import ZooCLI
 
@@ -196,6 +205,20 @@ def run_lightning(argv: list[str]) -> None:
             "callbacks": [CorruptImageReport(), GracefulInterrupt()],
         },
     )
+
+
+def preset_file(model_key: str, name: str) -> Path:
+    """``configs/<model>/presets/<name>.yaml``: a config applied over the recipe, e.g. ``--preset smoke`` (a
+    one-minute CPU run); an unknown name is one error listing the model's presets."""
+    folder = ROOT / "configs" / model_key / "presets"
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ZooError(
+            f"unknown preset '{name}' for {model_key}; "
+            + (f"choose one of: {', '.join(known)}" if known else "it has no presets (configs/<model>/presets/)")
+        )
+    return path
 
 
 def read_fit_checkpoint(path: str) -> dict:

@@ -8,6 +8,7 @@ in [-1, 1] happens after the transfer to the device (4x less host-to-device traf
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -36,6 +37,15 @@ def to_unit_range(x: Tensor) -> Tensor:
     return x.float().div_(127.5).sub_(1.0) if x.dtype == torch.uint8 else x
 
 
+@dataclass(frozen=True)
+class DataExtent:
+    """What a dataset holds, read before training without decoding it: the number of training samples and the
+    largest resolution its images provide (None: any, when the images are resized freely)."""
+
+    count: int
+    max_resolution: int | None = None
+
+
 class ZooDataModule(pl.LightningDataModule):
     """Base datamodule: subclasses set ``resolution``, ``channels``, ``num_classes`` and build
     ``self.dataset`` in ``setup``."""
@@ -60,6 +70,11 @@ class ZooDataModule(pl.LightningDataModule):
     def validate(self) -> None:
         """Cheap checks that the data is where it should be, raising a ZooError that names the fix.
         The CLI calls it before a run folder or a W&B run exists. Nothing to check by default."""
+
+    def extent(self) -> DataExtent | None:
+        """The dataset's size and largest resolution, read cheaply before training, so that the CLI can fit a
+        recipe's resolution and batch sizes to the data (zoo/recipe_fit.py); None where unknown before setup."""
+        return None
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

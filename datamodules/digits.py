@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from datamodules.base import TensorImages, ZooDataModule, resize_to_uint8
+from datamodules.base import DataExtent, TensorImages, ZooDataModule, resize_to_uint8
 from zoo.errors import ZooError
 
 
@@ -14,6 +14,7 @@ class DigitsDataModule(ZooDataModule):
 
     channels = 1
     num_classes = 10
+    count = 1797
 
     def __init__(self, resolution: int = 32, batch_size: int = 64, num_workers: int = 0, seed: int | None = None):
         """
@@ -24,6 +25,10 @@ class DigitsDataModule(ZooDataModule):
         if resolution < 8:
             raise ZooError(f"digits are 8x8 at the source; choose --data.resolution >= 8, got {resolution}")
         self.resolution = resolution
+
+    def extent(self) -> DataExtent:
+        """1,797 images at any resolution (upsampled)."""
+        return DataExtent(self.count)
 
     def setup(self, stage: str | None = None) -> None:
         if self.dataset is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datamodules.base import DataExtent
 from datamodules.folder import folder_or_zip_source
 from datamodules.images import ImageDataModule, ImageSource, ZipSource, image_size
 from zoo.errors import ZooError
@@ -86,6 +87,12 @@ def dataset_json_labels(source: ImageSource, root: Path) -> np.ndarray | None:
     return np.array([by_name[n] for n in names], dtype=np.int64)
 
 
+def largest_power_of_two(source: ImageSource) -> int:
+    """The largest power of two no larger than the first image's shorter side, read from its header."""
+    width, height = image_size(source)
+    return 2 ** (min(width, height).bit_length() - 1)
+
+
 class FFHQDataModule(ImageDataModule):
     """FFHQ from the official PNG tree or a StyleGAN2-ADA dataset zip, box-downscaled to ``resolution``."""
 
@@ -103,10 +110,29 @@ class FFHQDataModule(ImageDataModule):
         """
         super().__init__(root, resolution=resolution, **kwargs)
         self.labels = labels
-        if labels:
-            self.num_classes = int(self.source().labels.max()) + 1
+        if labels:  # the labels, not the resolution: the CLI may still fit the resolution to the images
+            self.num_classes = int(self.read_labels(self.unchecked_source()).max()) + 1
 
     def make_source(self) -> ImageSource:
+        source = self.unchecked_source()
+        self.check_resolution(source)
+        if self.labels:
+            source.labels = self.read_labels(source)
+        return source
+
+    def read_labels(self, source: ImageSource) -> np.ndarray:
+        """The class labels of ``source`` from its dataset.json, which labels=True requires."""
+        labels = dataset_json_labels(source, self.root)
+        if labels is None:
+            raise ZooError(
+                f"labels=True needs class labels in a dataset.json next to the images (StyleGAN2-ADA's "
+                f'dataset_tool.py format, {{"labels": [["00000/img00000000.png", 6], ...]}}); {self.root} has '
+                "none. Set --data.labels false to train unconditionally."
+            )
+        return labels
+
+    def unchecked_source(self) -> ImageSource:
+        """The PNG tree or zip at ``root``, its resolution not yet checked."""
         if not self.root.exists():
             raise ZooError(
                 f"FFHQ not found at {self.root}: set --data.root to the images1024x1024 folder of the official "
@@ -114,25 +140,20 @@ class FFHQDataModule(ImageDataModule):
                 "python download_ffhq.py --images) or to a zip made by StyleGAN2-ADA's dataset_tool.py "
                 "(https://github.com/NVlabs/stylegan2-ada-pytorch)."
             )
-        source, _ = folder_or_zip_source(self.root, labels=False)
-        self.check_resolution(source)
-        if self.labels:
-            source.labels = dataset_json_labels(source, self.root)
-            if source.labels is None:
-                raise ZooError(
-                    f"labels=True needs class labels in a dataset.json next to the images (StyleGAN2-ADA's "
-                    f'dataset_tool.py format, {{"labels": [["00000/img00000000.png", 6], ...]}}); {self.root} has '
-                    "none. Set --data.labels false to train unconditionally."
-                )
-        return source
+        return folder_or_zip_source(self.root, labels=False)[0]
+
+    def extent(self) -> DataExtent:
+        """The number of images and the largest power of two their size provides (the first image's header)."""
+        source = self.unchecked_source()
+        return DataExtent(len(source), largest_power_of_two(source))
 
     def check_resolution(self, source: ImageSource) -> None:
         """The resolution must be a power of two no larger than the images (the first one's size, read from
         its header without decoding it)."""
-        width, height = image_size(source)
-        valid = [2**k for k in range(2, min(width, height).bit_length())]
+        valid = [2**k for k in range(2, largest_power_of_two(source).bit_length())]
         if self.resolution not in valid:
+            width, height = image_size(source)
             raise ZooError(
-                f"FFHQ resolution {self.resolution} is not a power of two no larger than the {width}x{height} "
+                f"FFHQ --data.resolution {self.resolution} is not a power of two no larger than the {width}x{height} "
                 f"source images ({source.describe(0)}): choose one of {', '.join(map(str, valid))}"
             )

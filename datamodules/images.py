@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.base import Batch, ZooDataModule
+from datamodules.base import Batch, DataExtent, ZooDataModule
 from zoo.errors import ZooError
 from zoo.temporaries import remove_abandoned, temporaries, temporary
 
@@ -593,6 +593,10 @@ class ImageDataModule(ZooDataModule):
         the images/s of 2 workers), so the cache is read in-process and ``num_workers`` serves the
         cache build and decoding on the fly."""
         return 0 if self.cache else self.num_workers
+
+    def extent(self) -> DataExtent:
+        """The number of images (the files are listed, not decoded); any resolution, as images are resized."""
+        return DataExtent(len(self.source()))
 
     def source(self) -> ImageSource:
         if self._source is None:

@@ -28,6 +28,15 @@ class StyleGAN(GrowingGAN, GANModule):
     conditional = False
     truncation_space = "w"  # --truncation is psi
 
+    @staticmethod
+    def scaled_config(resolution: int, devices: int) -> dict[str, int]:
+        """Config F scaled to data smaller than the recipe's, as StyleGAN2-ADA's ``auto`` config does (NVlabs
+        stylegan2-ada-pytorch train.py, ``cfg_specs['auto']``): fmaps 1 at >= 512 px else 0.5, a 2-layer mapping
+        network. In this generator's convention (widths fmap_base / 2**(log2(res) - 1), as NVlabs' TensorFlow
+        stylegan2-ada: ``fmap_base = int(spec.fmaps * 16384)``) fmaps 0.5 is config F's 8192. The batch sizes stay
+        the recipe's growth table, fitted to the data (zoo/recipe_fit.py)."""
+        return {"model.fmap_base": int((1 if resolution >= 512 else 0.5) * 16384), "model.mapping_layers": 2}
+
     def __init__(
         self,
         resolution: int = 1024,

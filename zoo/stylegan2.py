@@ -97,6 +97,20 @@ class StyleGAN2(GANModule):
     conditional = True
     truncation_space = "w"  # --truncation is psi
 
+    @staticmethod
+    def scaled_config(resolution: int, devices: int) -> dict[str, object]:
+        """A paper preset scaled to data smaller than the recipe's: StyleGAN2-ADA's ``auto`` config (NVlabs
+        stylegan2-ada-pytorch train.py, ``cfg_specs['auto']``, formulas in ``preset_spec``) at ``resolution`` on
+        ``devices`` GPUs, with its batch (per device) and EMA half-life and ramp-up."""
+        spec = auto_preset(resolution, devices)
+        return {
+            "model.preset": "auto",
+            "model.gpus": devices,
+            "data.batch_size": spec.mb // devices,
+            "ema.half_life_kimg": spec.ema,
+            "ema.rampup": spec.ramp,
+        }
+
     def __init__(
         self,
         num_classes: int | None = None,
