@@ -10,8 +10,8 @@ in the middle of a fade-in continues with exactly the alpha the uninterrupted ru
 Each resolution may have its own batch size per device (App. A.1 lowers it at high resolutions to fit memory):
 when a phase needs another one, the callback sets the datamodule's ``batch_size`` and asks Lightning to rebuild
 the training dataloader at the next epoch, and the model ends the current epoch on the first batch of the old
-size (``PGGAN.on_train_batch_start``). Each such change therefore starts a new epoch: budget PGGAN runs with
-``--trainer.max_steps``, not ``max_epochs``.
+size (``PGGAN.on_train_batch_start``). Each such change therefore starts a new epoch: budget growing runs with
+``--trainer.max_kimg`` (or ``max_steps``), not ``max_epochs``.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ FRONT_OPTIONS: dict[str, str] = {
     "model": "the zoo entry; `python cli.py models` lists them",
     "data": "the data source (default: the model's default_data)",
     "verbose": "Lightning's own start-up lines and model summary",
+    "preset": "a preset over the recipe, configs/<model>/presets/NAME.yaml (smoke: a one-minute CPU run)",
 }
 
 #: ``--help TOPIC`` that prints every option
