@@ -45,6 +45,19 @@ def make_trainer(iterations: int, d_steps: int = 1, callbacks=(), **kwargs) -> p
     return pl.Trainer(callbacks=list(callbacks), **{**defaults, **kwargs})
 
 
+def printed_config_group(capsys, group: str) -> str:
+    """The ``group:`` section of what ``python cli.py fit --model dcgan --print_config`` prints."""
+    import pytest
+
+    from cli import main
+
+    with pytest.raises(SystemExit) as exit_code:
+        main(["fit", "--model", "dcgan", "--print_config"])
+    assert exit_code.value.code == 0
+    config = capsys.readouterr().out
+    return config[config.index(f"\n{group}:") :].split("\n\n")[0]
+
+
 def first_batch(dm):
     """The first training batch of a datamodule, as the model receives it (after the batch hooks)."""
     dm.setup("fit")

@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 from callbacks import AtomicCheckpointIO, PeriodicFID, ZooCheckpoint, load_gan, read_checkpoint
 from callbacks.kimg import kimg_stem
 from tests.conftest import run_cli
-from tests.helpers import make_trainer, tiny_dcgan, tiny_digits
+from tests.helpers import make_trainer, printed_config_group, tiny_dcgan, tiny_digits
 from tests.test_fid_callback import EXTRACTOR, MemoryLogger
 from zoo.errors import ZooError
 
@@ -152,13 +152,7 @@ def test_bad_settings_are_one_error_naming_the_flag(kwargs, message):
 
 
 def test_the_cli_saves_every_200_kimg_and_keeps_5_by_default(capsys):
-    from cli import main
-
-    with pytest.raises(SystemExit) as exit_code:
-        main(["fit", "--model", "dcgan", "--print_config"])
-    assert exit_code.value.code == 0
-    config = capsys.readouterr().out
-    group = config[config.index("\ncheckpoint:") :].split("\n\n")[0]
+    group = printed_config_group(capsys, "checkpoint")
     assert "  every_n_kimg: 200.0" in group and "  keep_last: 5" in group and "  every_n_train_steps: null" in group
 
 

@@ -10,7 +10,7 @@ from pytorch_lightning.loggers import Logger
 from callbacks import PeriodicFID, read_checkpoint
 from callbacks.fid import DEFAULT_EVERY_N_KIMG
 from metrics.image_metrics import ImageMetrics
-from tests.helpers import make_trainer, tiny_dcgan, tiny_digits
+from tests.helpers import make_trainer, printed_config_group, tiny_dcgan, tiny_digits
 from tests.test_metrics_fid import TinyExtractor
 
 EXTRACTOR = "tests.test_metrics_fid:TinyExtractor"
@@ -87,11 +87,5 @@ def test_is_off_by_default_and_never_loads_an_extractor(monkeypatch):
 
 
 def test_is_a_cli_option_group_disabled_by_default(capsys):
-    from cli import main
-
-    with pytest.raises(SystemExit) as exit_code:
-        main(["fit", "--model", "dcgan", "--print_config"])
-    assert exit_code.value.code == 0
-    config = capsys.readouterr().out
-    group = config[config.index("\nfid:") :].split("\n\n")[0]
+    group = printed_config_group(capsys, "fid")
     assert "  enabled: false" in group and "  every_n_kimg: null" in group and "  metrics: fid" in group
