@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.base import found, to_unit_range
+from datamodules.base import DataExtent, found, to_unit_range
 from datamodules.folder import folder_or_zip_source
 from datamodules.images import ImageDataModule, ImageSource
 from zoo.errors import ZooError
@@ -88,6 +88,11 @@ class UnpairedDataModule(ImageDataModule):
     def domain(self, side: str) -> Dataset:
         """Domain ``side``'s images: decoded on the fly, or through its own cache (its key names the side)."""
         return self.images(self.domain_source(side), f"{self.name}-{side}")
+
+    def extent(self) -> DataExtent:
+        """The number of items, ``max(|A|, |B|)`` as ``UnpairedImages`` pairs them (the files are listed, not
+        decoded)."""
+        return DataExtent(max(len(self.domain_source(side)) for side in SIDES))
 
     def cache_paths(self) -> list[Path]:
         return [self.cache_path(self.domain_source(side), f"{self.name}-{side}") for side in SIDES]

@@ -49,6 +49,7 @@ def test_every_image_of_the_larger_side_once_with_a_fixed_permutation_of_b(cycle
     dm = unpaired(root=str(cyclegan_root))
     got = pairs(dm)
     assert len(dm.dataset) == 5 and [a for a, _ in got] == [0, 1, 2, 0, 1]
+    assert dm.extent().count == 5  # what the recipe fitting (zoo/recipe_fit.py) sizes batches by
     b_order = [b for _, b in got]
     assert b_order == dm.dataset.perm.tolist() != [0, 1, 2, 3, 4] and sorted(b_order) == [0, 1, 2, 3, 4]
     assert pairs(unpaired(root=str(cyclegan_root))) == got  # the same seed: the same pairs (resumable)

@@ -137,4 +137,4 @@ def test_every_model_and_data_source_takes_the_curated_model_and_data_options(ca
             assert wanted <= init_parameters(lookup(entry)), (group, entry, wanted - init_parameters(lookup(entry)))
     text = help_of(capsys, "--model", "stylegan2", "--help")
     assert "  --model.g_lr null " in text  # StyleGAN2's lr comes from its preset
-    assert "  --trainer.max_steps 12000 (recipe; default -1)  Stop training" in text
+    assert "  --trainer.max_kimg 192.0 (recipe; default null)  stop at the first iteration" in text
