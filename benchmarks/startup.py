@@ -12,6 +12,7 @@ beside this one, e.g. the commit before the quiet start (``git worktree add --de
 
     python benchmarks/startup.py                               # this checkout, 3 runs each
     python benchmarks/startup.py --repo /tmp/before --record   # before/after, written into benchmarks/RESULTS.md
+    python benchmarks/startup.py --whole                       # also the whole quickstart run, once (minutes)
 
 The machine is shared on the development box: the load averages at start and end are recorded beside the table.
 """
@@ -56,9 +57,21 @@ def run(repo: Path, args: tuple[str, ...], cwd: Path, env: dict) -> float:
     return seconds
 
 
+def run_env(repo: Path) -> dict:
+    """The environment of a timed run: the checkout and the clock callback importable, W&B offline."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(PROBE)]), "WANDB_MODE": "offline"}
+
+
+def time_whole_quickstart(repo: Path) -> float:
+    """Seconds from launching the README's quickstart, ``python cli.py fit --model dcgan`` as it stands, to its
+    exit, in a fresh working folder."""
+    with tempfile.TemporaryDirectory(prefix="quickstart-") as tmp:
+        return run(repo, QUICKSTART, Path(tmp), run_env(repo))
+
+
 def time_once(repo: Path) -> dict[str, float]:
     """One run of each measure for ``repo``, each in a fresh working folder."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo), str(PROBE)]), "WANDB_MODE": "offline"}
+    env = run_env(repo)
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
         tmp = Path(tmp)
         models = run(repo, ("models",), tmp, env)
@@ -130,6 +143,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repo", type=Path, default=None, help="another checkout to time beside this one")
     parser.add_argument("--runs", type=int, default=3, help="runs per measure and checkout (the median is reported)")
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    parser.add_argument("--whole", action="store_true", help="also time the whole quickstart run of this checkout")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be >= 1")
@@ -147,6 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     commits = {repo: commit_of(repo) for repo in repos}
     command = "python benchmarks/startup.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(table(commits, timings), args.runs, command.strip(), load_before, load_after)
+    if args.whole:
+        seconds = time_whole_quickstart(ROOT)
+        text += (
+            f"\n\nThe whole quickstart, `python cli.py fit --model dcgan` ({commits[ROOT]}), launch to exit: "
+            f"{seconds:.0f} s (one run; load average {os.getloadavg()[0]:.2f} at its end)."
+        )
     print(text)
     if args.record:
         record_block("startup", TITLE, text)

@@ -70,6 +70,14 @@ def test_main_records_one_block_that_a_second_run_replaces(tmp_path, monkeypatch
     assert row not in second and f"| {startup.commit_of(ROOT)} | 0.50 (0.50) | 3.00 (3.00) | 5.00 (5.00) |" in second
     assert "kept" in second
 
+    monkeypatch.setattr(startup, "time_whole_quickstart", lambda repo: 171.4)
+    startup.main(["--runs", "1", "--whole", "--record"])
+    whole = results.read_text()
+    assert (
+        f"The whole quickstart, `python cli.py fit --model dcgan` ({startup.commit_of(ROOT)}), launch to exit: 171 s "
+        "(one run; load average 1.50 at its end)." in whole
+    )
+
 
 def test_bad_arguments_and_a_missing_clock_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
