@@ -6,8 +6,8 @@ of ``max_kimg``, ``max_steps`` (in optimizer steps, converted to iterations) and
 converted to images at the current global batch size and recomputed at every refresh, so a batch size that
 changes mid-run (progressive growing) keeps the total, img/s and the time left right. Without a limit it shows
 the position and no total. It shows the iteration, img/s, the time left and the last D and G losses (rank 0's
-under DDP: only rank 0 shows the bar), and reaches
-100% when the run ends; a run stopped by a signal or an error leaves it where it stopped.
+under DDP: only rank 0 shows the bar), and reaches 100% when the run ends; a run stopped by a signal or an error
+leaves it where it stopped.
 
 No host sync per iteration: ``GANModule`` keeps its last losses as device tensors (``last_losses``) and the bar
 reads them to the host once per refresh (every ``refresh_rate`` iterations, at most every ``refresh_seconds``).
