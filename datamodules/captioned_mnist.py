@@ -111,16 +111,19 @@ def write_split(out: Path, split: str, images: torch.Tensor, digits: torch.Tenso
     return len(keys)
 
 
-def build(mnist_root: str | Path, out: str | Path, limit: int | None = None, data_seed: int = 0) -> dict:
-    """Writes captioned MNIST to ``out`` from the MNIST idx files under ``mnist_root`` (MNIST/raw/), the first
-    ``limit`` images of each MNIST split (all with None); returns what it wrote (also ``out``/build.json)."""
+def build(
+    mnist_root: str | Path, out: str | Path, limit: int | None = None, data_seed: int = 0, download: bool = False
+) -> dict:
+    """Writes captioned MNIST to ``out`` from the MNIST idx files under ``mnist_root`` (MNIST/raw/, fetched by
+    torchvision with ``download``), the first ``limit`` images of each MNIST split (all with None); returns
+    what it wrote (also ``out``/build.json)."""
     out = Path(out)
     (out / "build.json").unlink(missing_ok=True)  # an interrupted rebuild must not pass for the old build
     rng = random.Random(data_seed)
     held_out = held_out_classes(data_seed)
     counts = {}
     for split, train in (("train", True), ("test", False)):
-        images, digits = MNISTDataModule(root=str(mnist_root), train=train).read_split()
+        images, digits = MNISTDataModule(root=str(mnist_root), train=train, download=download).read_split()
         counts[split] = write_split(out, split, images[:limit], digits[:limit], held_out, rng)
     meta = {"limit": limit, "data_seed": data_seed, "held_out": sorted(held_out), "counts": counts}
     (out / "build.json").write_text(json.dumps(meta))  # written last: its presence marks a complete build
@@ -133,6 +136,7 @@ class CaptionedMNISTDataModule(CaptionsDataModule):
     def __init__(
         self,
         root: str = "data",
+        download: bool = False,
         out: str = "data/captioned_mnist",
         limit: int | None = None,
         data_seed: int = 0,
@@ -142,6 +146,7 @@ class CaptionedMNISTDataModule(CaptionsDataModule):
         """
         Args:
             root: the folder holding MNIST/raw/ with the idx files (torchvision's layout).
+            download: fetch MNIST into root with torchvision when it is missing.
             out: where the captioned dataset is written (rebuilt when limit or data_seed change).
             limit: images taken from each MNIST split (None: all 70,000); tests build a few hundred.
             data_seed: seed of the held-out combinations and of the caption phrasings.
@@ -149,11 +154,11 @@ class CaptionedMNISTDataModule(CaptionsDataModule):
             **kwargs: train, captions_per_image, text_length, batch_size, num_workers, seed.
         """
         super().__init__(root=out, resolution=resolution, channels=1, **kwargs)
-        self.mnist_root, self.limit, self.data_seed = root, limit, data_seed
+        self.mnist_root, self.download, self.limit, self.data_seed = root, download, limit, data_seed
 
     def prepare_data(self) -> None:
         if not self.built():
-            build(self.mnist_root, self.root, self.limit, self.data_seed)
+            build(self.mnist_root, self.root, self.limit, self.data_seed, self.download)
 
     def built(self) -> bool:
         """True when ``out`` holds a complete build with this limit and seed."""
@@ -167,4 +172,4 @@ class CaptionedMNISTDataModule(CaptionsDataModule):
         if self.built():
             super().validate()
         else:
-            MNISTDataModule(root=self.mnist_root).validate()
+            MNISTDataModule(root=self.mnist_root, download=self.download).validate()

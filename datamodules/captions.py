@@ -294,8 +294,10 @@ class CaptionsDataModule(ZooDataModule):
                 raise missing(self.root / self.split / name, f"the {self.split} split's {name}")
         text_folder(self.root)
 
-    def extent(self) -> DataExtent:
-        return DataExtent(len(read_legacy_pickle(self.root / self.split / "filenames.pickle")))
+    def extent(self) -> DataExtent | None:
+        """The split's image count (no resolution limit: images are resized); None before a dataset exists."""
+        path = self.root / self.split / "filenames.pickle"
+        return DataExtent(len(read_legacy_pickle(path))) if path.is_file() else None
 
     def setup(self, stage: str | None = None) -> None:
         if self.dataset is None:

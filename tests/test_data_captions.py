@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import pickletools
@@ -18,7 +19,7 @@ from datamodules.captioned_mnist import DIGIT_WORDS, CaptionedMNISTDataModule, b
 from datamodules.captions import ALPHABET, CaptionsDataModule, bird_crop, char_ids, read_legacy_pickle
 from datamodules.digit_attributes import attribute_levels, size, slant, thickness
 from datamodules.mnist import MNISTDataModule
-from tests.conftest import SHARED_MNIST
+from tests.conftest import SHARED_MNIST, run_cli
 from zoo.errors import ZooError
 
 KEYS = ["001.Black_footed_Albatross/Albatross_0001_\xe9", "002.Laysan_Albatross/Laysan_0002_1027"]
@@ -251,3 +252,25 @@ def test_the_build_is_deterministic_and_registered(captioned, tmp_path):
         assert (again / "text_c10" / f"{key}.txt").read_text() == (out / "text_c10" / f"{key}.txt").read_text()
     assert get_datamodule("captioned_mnist") is CaptionedMNISTDataModule
     assert get_datamodule("captions") is CaptionsDataModule
+
+
+def test_captioned_mnist_without_mnist_names_the_files(tmp_path):
+    data = CaptionedMNISTDataModule(root=str(tmp_path / "none"), out=str(tmp_path / "out"))
+    with pytest.raises(ZooError) as err:
+        data.validate()
+    assert "train-images-idx3-ubyte" in str(err.value) and "\n" not in str(err.value)
+    assert "--data.download true" in str(err.value)
+
+
+@needs_mnist
+def test_captioned_mnist_trains_from_the_cli(tmp_path):
+    """The CLI builds the set (its size unknown before) and a GAN trains on the reader's batches."""
+    done = run_cli(
+        "fit", "--model", "dcgan", "--data", "captioned_mnist", "--data.root", str(SHARED_MNIST),
+        "--data.out", str(tmp_path / "cm"), "--data.limit", "100", "--data.batch_size", "16",
+        "--model.ngf", "8", "--model.ndf", "8", "--trainer.accelerator", "cpu", "--trainer.max_steps", "2",
+        "--trainer.enable_model_summary", "false", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta = json.loads((tmp_path / "cm" / "build.json").read_text())
+    assert meta["counts"]["test"] == 100 and 80 < meta["counts"]["train"] < 100
