@@ -15,9 +15,16 @@ import torch
 from PIL import Image
 
 from datamodules import get_datamodule
-from datamodules.captioned_mnist import DIGIT_WORDS, CaptionedMNISTDataModule, build, held_out_classes
+from datamodules.captioned_mnist import (
+    DIGIT_WORDS,
+    SLANT_TEXT,
+    THICKNESS_TEXT,
+    CaptionedMNISTDataModule,
+    build,
+    held_out_classes,
+)
 from datamodules.captions import ALPHABET, CaptionsDataModule, bird_crop, char_ids, read_legacy_pickle
-from datamodules.digit_attributes import attribute_levels, size, slant, thickness
+from datamodules.digit_attributes import SLANT_WORDS, THICKNESS_WORDS, attribute_levels, size, slant, thickness
 from datamodules.mnist import MNISTDataModule
 from tests.conftest import SHARED_MNIST, run_cli
 from zoo.errors import ZooError
@@ -225,8 +232,9 @@ def test_captions_name_the_true_digit_and_measured_attributes(captioned):
         assert len(lines) == 10 and len(set(lines)) == 10
         assert all(DIGIT_WORDS[digit] in line or str(digit) in line for line in lines)
         assert data.dataset.classes[i] == 1 + digit * 9 + levels[i][0] * 3 + levels[i][1]
-        thick_word = ("thin", "medium", "heavy")[levels[i][0]]
-        assert any(thick_word in line for line in lines)
+        thick, lean = THICKNESS_TEXT[THICKNESS_WORDS[levels[i][0]]], SLANT_TEXT[SLANT_WORDS[levels[i][1]]]
+        assert all(lean[0] in line or lean[1] in line for line in lines)  # every phrasing names the slant
+        assert sum(thick[0] in line or thick[1] in line for line in lines) >= 8  # 11 of 12 name the thickness
 
 
 @needs_mnist
