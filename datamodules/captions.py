@@ -216,10 +216,7 @@ class CaptionedImages(Dataset):
         for key, lines in zip(self.keys, self.captions, strict=True):
             if not lines:
                 raise ZooError(f"{text_folder(self.root) / key}.txt holds no caption; {GET_DATA}")
-        self.characters = [
-            torch.stack([char_ids(lines[k % len(lines)], text_length) for k in range(captions_per_image)])
-            for lines in self.captions
-        ]
+        self.captions_per_image, self.text_length = captions_per_image, text_length
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -241,9 +238,14 @@ class CaptionedImages(Dataset):
         array = np.asarray(image, dtype=np.uint8)
         return torch.from_numpy(array[None].copy() if array.ndim == 2 else array.transpose(2, 0, 1).copy())
 
+    def characters(self, i: int) -> Tensor:
+        """Image ``i``'s captions as character ids (K, L), encoded when read (all of CUB's would take 140 MB)."""
+        lines = self.captions[i]
+        return torch.stack([char_ids(lines[k % len(lines)], self.text_length) for k in range(self.captions_per_image)])
+
     def __getitem__(self, i: int):
         embedding = None if self.embeddings is None else torch.from_numpy(self.embeddings[i])
-        return self.image(i), embedding, self.characters[i], self.classes[i]
+        return self.image(i), embedding, self.characters(i), self.classes[i]
 
     def __getitems__(self, indices: list[int]) -> Batch:
         """A whole batch, stacked here so that missing embeddings stay None (PyTorch's collate refuses None)."""
