@@ -20,6 +20,8 @@ DATAMODULES = {
     "imagenet": "datamodules.imagenet:ImageNetDataModule",
     "ffhq": "datamodules.ffhq:FFHQDataModule",
     "unpaired": "datamodules.unpaired:UnpairedDataModule",
+    "captions": "datamodules.captions:CaptionsDataModule",
+    "captioned_mnist": "datamodules.captioned_mnist:CaptionedMNISTDataModule",
 }
 
 
