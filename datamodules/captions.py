@@ -9,10 +9,10 @@
     <root>/images/<key>.jpg|.png            the images (CUB: <root>/CUB_200_2011/images/)
     <root>/CUB_200_2011/images.txt, bounding_boxes.txt   CUB only: each bird is cropped around its box
 
-The pickles were written by Python 2: they are read with ``encoding='latin1'`` by ``LegacyUnpickler``, which
-rebuilds only lists, strings, numbers and numpy arrays and refuses every other global, so a crafted file runs
-nothing. Items are ``(image uint8 CHW, embeddings (K, D) float or None, caption characters (K, L) int64, class)``;
-the captions as text are ``CaptionedImages.captions``.
+The pickles were written by Python 2: they are read with ``encoding='latin1'`` by an ``AllowListUnpickler``
+(zoo/allowlist_pickle.py), which rebuilds only lists, strings, numbers and numpy arrays and refuses every other
+global, so a crafted file runs nothing. Items are ``(image uint8 CHW, embeddings (K, D) float or None, caption
+characters (K, L) int64, class)``; the captions as text are ``CaptionedImages.captions``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 
 from datamodules.base import Batch, DataExtent, ZooDataModule
 from datamodules.images import DECODE_ERRORS, center_square, resize_square
+from zoo.allowlist_pickle import AllowListUnpickler
 from zoo.errors import ZooError
 from zoo.importers.nvlabs import _numpy_scalar
 
@@ -77,24 +78,11 @@ LEGACY_GLOBALS = {
 }
 
 
-class LegacyUnpickler(pickle.Unpickler):
-    """Reads Python 2 pickles of lists, strings, numbers and numpy arrays; any other global is a ZooError."""
-
-    def find_class(self, module: str, name: str):
-        found = LEGACY_GLOBALS.get((module, name))
-        if found is None:
-            raise ZooError(f"refusing to load {module}.{name}: a StackGAN data pickle holds only lists and arrays")
-        return found
-
-    def persistent_load(self, pid):
-        raise ZooError(f"refusing a persistent id in a data pickle: {str(pid)[:80]}")
-
-
 def read_legacy_pickle(path: Path):
-    """The object in the Python 2 pickle ``path``, strings decoded as latin1, built by ``LegacyUnpickler``."""
+    """The object in the Python 2 pickle ``path``, strings decoded as latin1, built from ``LEGACY_GLOBALS`` only."""
     try:
         with open(path, "rb") as f:
-            return LegacyUnpickler(f, encoding="latin1").load()
+            return AllowListUnpickler(f, LEGACY_GLOBALS, "a StackGAN data pickle", encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
         raise ZooError(f"{path} is not a readable data pickle ({err}); get it again: {GET_DATA}") from None
 

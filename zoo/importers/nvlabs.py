@@ -4,7 +4,7 @@ training/training_loop.py pickles them: a dict with ``G``, ``D``, ``G_ema``) int
 "Training Generative Adversarial Networks with Limited Data"), whose networks compute the same functions.
 
 The snapshot's networks are ``torch_utils.persistence`` objects that carry NVlabs' source code and rebuild their
-classes by executing it. Nothing of that runs here: ``SnapshotUnpickler`` resolves only the globals needed to
+classes by executing it. Nothing of that runs here: ``AllowListUnpickler`` resolves only the globals needed to
 rebuild tensors, maps NVlabs' reconstruct function and ``EasyDict`` to inert stand-ins that keep the module
 state (constructor arguments, parameters, buffers, submodules) and refuses every other global with a ZooError.
 
@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from zoo.allowlist_pickle import AllowListUnpickler
 from zoo.errors import ZooError
 from zoo.importers import Imported, assemble
 
@@ -90,24 +91,11 @@ SAFE_GLOBALS = {
 }
 
 
-class SnapshotUnpickler(pickle.Unpickler):
-    """An unpickler that builds only ``SAFE_GLOBALS``: anything else is one ZooError naming the global."""
-
-    def find_class(self, module: str, name: str):
-        found = SAFE_GLOBALS.get((module, name))
-        if found is None:
-            raise ZooError(f"refusing to load {module}.{name}: not a global an NVlabs snapshot needs")
-        return found
-
-    def persistent_load(self, pid):
-        raise ZooError(f"refusing a persistent id in the snapshot: {str(pid)[:80]}")
-
-
 def read_snapshot(path: str | Path) -> dict:
     """The snapshot dict with ``Persistent`` stand-ins for its networks (no NVlabs code runs)."""
     try:
         with open(path, "rb") as f:
-            data = SnapshotUnpickler(f).load()
+            data = AllowListUnpickler(f, SAFE_GLOBALS, "an NVlabs snapshot").load()
     except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, RuntimeError) as err:
         raise ZooError(f"{path} is not a readable NVlabs snapshot: {err}") from err
     if not isinstance(data, dict) or not all(isinstance(data.get(k), Persistent) for k in ("G", "D", "G_ema")):
