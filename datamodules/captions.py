@@ -43,9 +43,11 @@ TEXT_FOLDERS = ("text_c10", "text")  # StackGAN's CUB and flowers use text_c10/,
 IMAGE_FOLDERS = ("images", "CUB_200_2011/images", "jpg", ".")
 IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg")
 EMBEDDINGS = "char-CNN-RNN-embeddings.pickle"
-#: characters of Reed et al.'s char-CNN-RNN input (reedscot/icml2016): lowercase letters, digits, punctuation
-#: and space; id 0 pads, characters outside it are dropped
-ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+=<>()[]{} "
+#: characters of Reed et al.'s char-CNN-RNN input, as reedscot/icml2016's data loader lists them: lowercase
+#: letters, digits, punctuation and space, "-" twice (positions 37 and 60, 1-based: 70 in all); id 0 pads,
+#: characters outside it are dropped
+ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+-=<>()[]{} "
+#: the loader's Lua table keeps the last position of a repeated character ("-" is 60), as this dict does
 CHAR_IDS = {c: i + 1 for i, c in enumerate(ALPHABET)}
 
 

@@ -112,8 +112,10 @@ def test_bird_crop_by_hand():
 
 
 def test_characters():
-    assert char_ids("Ab, Z!", 8).tolist() == [1, 2, 38, 69, 26, 41, 0, 0]
+    assert char_ids("Ab, Z!", 8).tolist() == [1, 2, 38, 70, 26, 41, 0, 0]
     assert char_ids("abcdef", 3).tolist() == [1, 2, 3]
+    # reedscot/icml2016 lists "-" twice; its Lua table keeps the later position, and "=" follows it
+    assert len(ALPHABET) == 70 and char_ids("-= ", 3).tolist() == [60, 61, 70]
 
 
 def test_without_embeddings_batches_hold_none(cub_root):
