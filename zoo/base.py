@@ -251,12 +251,18 @@ class GANModule(pl.LightningModule):
         loss = self.objective.g_loss(self.discriminate(fake, y_fake), real_out)
         return loss, {"loss/g": loss}
 
-    def training_step(self, batch, batch_idx: int) -> None:
+    def real_batch(self, batch) -> tuple[Tensor, Tensor | None]:
+        """(images, labels) of a training batch as the game uses them: channels_last when asked, no labels for an
+        unconditional entry."""
         real, y_real = split_batch(batch)
         if self.hparams.channels_last and real.dim() == 4:
             real = real.contiguous(memory_format=torch.channels_last)
         if self.num_classes is None and not self.uses_attribute_labels:
             y_real = None
+        return real, y_real
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        real, y_real = self.real_batch(batch)
         n = real.shape[0]
         d_opt, g_opt = self.start_iteration()
         generator_turn = (self.iterations + 1) % self.hparams.d_steps == 0
@@ -310,9 +316,9 @@ class GANModule(pl.LightningModule):
         the learning-rate decay, and returns the (D, G) optimizers."""
         d_opt, g_opt = self.optimizers()
         if (factor := self.lr_factor()) is not None:
-            for opt, lr in ((d_opt, self.hparams.d_lr), (g_opt, self.hparams.g_lr)):
+            for opt, player in ((d_opt, "d"), (g_opt, "g")):
                 for group in opt.param_groups:
-                    group["lr"] = lr * factor
+                    group["lr"] = self.optimizer_settings(player)[0] * factor
         self._latent_rng.manual_seed(iteration_seed(self._seed, self.global_rank, self.iterations))
         return d_opt, g_opt
 
@@ -370,10 +376,15 @@ class GANModule(pl.LightningModule):
     # --------------------------------------------------------------------------- optimization
 
     def configure_optimizers(self):
-        h = self.hparams
-        d_opt = make_optimizer(h.optimizer, self.discriminator.parameters(), h.d_lr, h.d_betas)
-        g_opt = make_optimizer(h.optimizer, self.generator.parameters(), h.g_lr, h.g_betas)
+        optimizer = self.hparams.optimizer
+        d_opt = make_optimizer(optimizer, self.discriminator.parameters(), *self.optimizer_settings("d"))
+        g_opt = make_optimizer(optimizer, self.generator.parameters(), *self.optimizer_settings("g"))
         return [d_opt, g_opt]
+
+    def optimizer_settings(self, player: str) -> tuple[float, tuple[float, float]]:
+        """(learning rate, Adam betas) of ``player``'s ("d" or "g") optimizer before any lr decay: its
+        hyperparameters. Entries that adjust them (StyleGAN2's lazy regularization) override this."""
+        return self.hparams[f"{player}_lr"], tuple(self.hparams[f"{player}_betas"])
 
     def lr_factor(self) -> float | None:
         """Multiplier of the base learning rates at the current ``images_seen`` (``lr_decay_kimg``'s linear
