@@ -7,8 +7,9 @@ iteration one G forward and a D update on the detached fakes, and every ``d_step
 through the updated D; conditional models get the batch's labels for the real images and uniform labels for
 the fakes. So the ratio measures what Lightning and the zoo's bookkeeping (logging, counters, seeding) cost.
 Entries that extend ``training_step`` itself (progressive growing, dropout reseeding) play their base game in
-the plain loop. Data is synthetic uint8 images (with random labels) held in memory: this measures the training
-step, not decoding. No EMA in either loop.
+the plain loop; StyleGAN2 plays its ``schedule: shared`` game (the plain loop has no NVlabs phases). Data is
+synthetic uint8 images (with random labels) held in memory: this measures the training step, not decoding. No
+EMA in either loop.
 
     python benchmarks/speed.py --model dcgan --resolution 64 --batch 64
     python benchmarks/speed.py --model dcgan --batch 128 --device cuda --precision bf16-mixed --channels_last
@@ -49,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from datamodules.base import TensorImages, ZooDataModule, to_unit_range
 from zoo import get_model
 from zoo.base import make_optimizer
+from zoo.registry import init_parameters
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SPEED_HEADER = (
@@ -103,12 +105,16 @@ def build(args):
     torch.manual_seed(0)
     cls = get_model(args.model)
     classes = {"num_classes": args.num_classes} if getattr(cls, "conditional", False) else {}
+    model_args = json.loads(args.model_args)
+    # StyleGAN2: both loops play the shared loop's game
+    if "schedule" in init_parameters(cls) and model_args.setdefault("schedule", "shared") != "shared":
+        raise SystemExit("speed.py times the shared loop's game; leave out --model_args' schedule")
     model = cls(
         resolution=args.resolution,
         channels=args.channels,
         channels_last=args.channels_last,
         **classes,
-        **json.loads(args.model_args),
+        **model_args,
     )
     num_images = args.batch * (args.warmup + args.iterations)
     data = SyntheticImages(args.resolution, args.channels, args.batch, num_images, args.num_classes)

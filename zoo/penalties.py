@@ -141,7 +141,9 @@ def path_length_penalty(
     weight * E_{w, y}[(||J_w^T y||_2 - a)^2] with y ~ N(0, I) / sqrt(H W) an image-sized random direction and
     J_w the generator's Jacobian at the styles ``ws``, computed as grad_ws <images, y>. As in the authors' code,
     ||J_w^T y||_2 is sqrt(mean over the num_ws layers of the sum of squares over w's dims), and the target a is
-    the running mean of the lengths, updated before use: a <- lerp(mean, E[lengths], decay).
+    the running mean of the lengths, updated before use: a <- lerp(mean, E[lengths], decay). As in NVlabs'
+    stylegan2-ada-pytorch (training/loss.py, ``pl_mean.lerp(pl_lengths.mean(), pl_decay)``), that target is not
+    detached inside the penalty: its decay * E[lengths] part carries gradient; only the stored mean is a constant.
 
     Args:
         images: generator output (N, C, H, W), differentiable w.r.t. ``ws``.
@@ -152,7 +154,8 @@ def path_length_penalty(
         generator: draws y; None: the global RNG.
 
     Returns:
-        (the term, its weight applied; the new running mean, detached). Gradients flow into the generator.
+        (the term, its weight applied; the new running mean, detached, for the caller to store). Gradients flow
+        into the generator, through the lengths and through the target's decay * E[lengths].
     """
     with _full_precision(images.device):
         device = generator.device if generator is not None else images.device
@@ -160,8 +163,8 @@ def path_length_penalty(
         directions = directions / (images.shape[2] * images.shape[3]) ** 0.5
         (grad,) = torch.autograd.grad((images.float() * directions).sum(), ws, create_graph=True)
         lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
-        new_mean = mean.lerp(lengths.mean().detach(), decay)
-        return weight * (lengths - new_mean).square().mean(), new_mean
+        new_mean = mean.lerp(lengths.mean(), decay)
+        return weight * (lengths - new_mean).square().mean(), new_mean.detach()
 
 
 @dataclass(frozen=True)
@@ -173,9 +176,11 @@ class LazyPenalty:
     Steps count the minibatches the regularized network trains on, from 0 (``GANModule.iterations`` for D):
     interval 4 applies the penalty at steps 0, 4, 8, ... with factor 4; interval 1 on every step, factor 1.
 
-    StyleGAN2's code also scales Adam's lr by and raises its betas to interval / (interval + 1); that corrects
-    for the extra optimizer step its separate regularization pass takes. Here the penalty joins the loss of the
-    ordinary step, so there is no extra step and no correction.
+    Where the penalty runs: the shared loop (``GANModule``) adds it to the loss of the ordinary step, so k
+    minibatches take k optimizer steps and need no correction. StyleGAN2's reference schedule (zoo/stylegan2.py,
+    ``schedule="nvlabs"``) gives it a separate regularization step, k + 1 steps per k minibatches, and corrects
+    Adam for the extra step with ``adam_correction``: lr * c and betas ** c, c = k / (k + 1) (NVlabs'
+    stylegan2-ada-pytorch training/training_loop.py, ``mb_ratio``).
     """
 
     interval: int = 1
@@ -192,6 +197,13 @@ class LazyPenalty:
     def factor(self) -> int:
         """What the penalty is multiplied by on the steps where it applies."""
         return self.interval
+
+    @property
+    def adam_correction(self) -> float:
+        """c = k / (k + 1) for interval k > 1, the exponent of Adam's betas and the factor of its lr when the penalty
+        takes its own optimizer step (NVlabs' training/training_loop.py, ``mb_ratio``); 1 for k = 1, where the
+        penalty joins the main step (NVlabs' "both" phases, no lazy regularization)."""
+        return self.interval / (self.interval + 1) if self.interval > 1 else 1.0
 
 
 def _off_diagonal_gram_energy(weight: Tensor) -> Tensor:

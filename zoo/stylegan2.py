@@ -4,6 +4,7 @@ Limited Data", arXiv 2006.06676, App. D, and its train.py)."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, replace
 
 import torch
@@ -13,7 +14,10 @@ from zoo.base import GANModule
 from zoo.errors import ZooError
 from zoo.nets.stylegan2 import Discriminator, Generator, mix_styles
 from zoo.nn.modulated import NOISE_MODES
-from zoo.penalties import LazyPenalty, path_length_penalty
+from zoo.penalties import PENALTIES, LazyPenalty, path_length_penalty
+
+#: ``--model.schedule``: NVlabs' training phases (the default) or the zoo's shared loop (zoo/base.py)
+SCHEDULES = ("nvlabs", "shared")
 
 
 @dataclass(frozen=True)
@@ -87,11 +91,28 @@ class StyleGAN2(GANModule):
     R1 on D every 16 steps and path length regularization on G every 4 steps (Sec. 3.1-3.2, Eq. 4), style
     mixing (0.9), Adam betas (0, 0.99). ``preset`` picks StyleGAN2-ADA's hyperparameters; explicit arguments win.
 
-    Lazy regularization joins the ordinary update, scaled by its interval (``LazyPenalty``), instead of the
-    authors' separate optimizer step: hence no Adam correction (lr * c, beta ** c with c = k / (k + 1)), which
-    compensates for that extra step; k steps at lr and beta here match their k + 1 steps at lr c and beta ** c.
+    ``schedule="nvlabs"`` (default) trains as NVlabs' stylegan2-ada-pytorch does (training/training_loop.py and
+    training/loss.py ``StyleGAN2Loss``): every iteration runs the phases Gmain (softplus(-D(G(z)))), Greg (path
+    length on batch / pl_batch_shrink latents, times pl_interval, every pl_interval iterations), Dmain
+    (softplus(D(G(z))) + softplus(-D(x))) and Dreg (the D penalties, R1 on the reals times its interval, every 16
+    iterations), in this order, each with its own optimizer step and its own fresh latents and labels. The
+    regularization phases are extra optimizer steps, so Adam is corrected as the reference does: lr * c and
+    betas ** c with c = k / (k + 1) for interval k (``LazyPenalty.adam_correction``), also where the phase has
+    nothing to do (cifar's pl_weight 0 keeps G's c = 4/5, as their train.py). An interval of 1 joins the penalty to
+    the main phase without correction (their Gboth / Dboth). Every parameter of the phase's network gets a
+    gradient, zero where the loss does not reach it (their ``gen_img[:, 0, 0, 0] * 0`` and ``real_logits * 0``
+    terms), so Adam's state advances for all of them as in the reference. Fake labels are the labels of random
+    images of the real batch: the dataset's label distribution, as the reference's labels of random training
+    images (not uniform labels). ``--trainer.max_steps`` counts optimizer steps: 2 per iteration plus one per
+    regularization phase (4, 2, 2, 2, 3, ... at intervals 4 and 16).
+
+    ``schedule="shared"``: the zoo's shared loop (GANModule): one G forward per iteration, the D step and then the
+    G step on those fakes, uniform fake labels, each lazy penalty joined to the ordinary step of its network
+    scaled by its interval; k minibatches are k steps there, so no Adam correction.
+
     EMA of G (``ema.half_life_kimg`` with ``ema.rampup``) comes from the EMA callback in the recipes. Sampling:
-    ``generator(z, y, truncation_psi=, truncation_cutoff=, noise_mode=)`` with ``w_avg`` tracked in training.
+    ``generator(z, y, truncation_psi=, truncation_cutoff=, noise_mode=)`` with ``w_avg`` updated by every
+    training-mode mapping call (2.25 per iteration under the NVlabs schedule: Gmain, Dmain and every 4th Greg).
     """
 
     conditional = True
@@ -133,6 +154,7 @@ class StyleGAN2(GANModule):
         pl_batch_shrink: int = 2,
         pl_interval: int = 4,
         sample_noise_mode: str = "const",
+        schedule: str = "nvlabs",
         objective: str = "non_saturating",
         penalties: list[dict] | None = None,
         g_lr: float | None = None,
@@ -163,6 +185,8 @@ class StyleGAN2(GANModule):
             pl_batch_shrink: the path length batch is the batch divided by this (2).
             pl_interval: path length regularization every this many G steps, times this (4).
             sample_noise_mode: noise of eval-mode samples: const (reproducible, ADA's generate.py), random, none.
+            schedule: nvlabs (the reference's phases with the lazy-regularization Adam correction) or shared (the
+                zoo's one-forward loop); see the class docstring.
             penalties: D penalties (default: lazy R1, above); give r1_gamma or penalties, not both.
             g_lr: generator lr (preset lrate).
             d_lr: discriminator lr (preset lrate).
@@ -177,6 +201,8 @@ class StyleGAN2(GANModule):
             raise ZooError(f"sample_noise_mode must be one of {', '.join(NOISE_MODES)}, got '{sample_noise_mode}'")
         if pl_batch_shrink < 1:
             raise ZooError(f"pl_batch_shrink must be >= 1, got {pl_batch_shrink}")
+        if schedule not in SCHEDULES:
+            raise ZooError(f"schedule must be one of {', '.join(SCHEDULES)}, got '{schedule}'")
         super().__init__(
             num_classes=num_classes if use_labels else None,
             latent_dim=latent_dim,
@@ -192,6 +218,7 @@ class StyleGAN2(GANModule):
         self.hparams.update({key: spec.lrate for key in ("g_lr", "d_lr") if self.hparams[key] is None})
         self.spec = spec
         self.path_length_schedule = LazyPenalty(pl_interval)
+        self.d_regularization = d_regularization_schedule(self.penalties, schedule)
         self.register_buffer("pl_mean", torch.zeros(()))
         channel_base = int(spec.fmaps * 32768)
         self.generator = Generator(
@@ -217,21 +244,134 @@ class StyleGAN2(GANModule):
     # ------------------------------------------------------------------------------ the game
 
     def generator_loss(self, fake: Tensor, y_fake: Tensor | None, real: Tensor, y_real: Tensor | None):
-        """The logistic loss, plus path length regularization every ``pl_interval`` G steps, times it."""
+        """The logistic loss; in the shared schedule plus path length regularization every ``pl_interval`` G steps
+        on fresh latents, times it (the NVlabs schedule runs it in its Greg phase)."""
         loss, logs = super().generator_loss(fake, y_fake, real, y_real)
-        if self.spec.pl_weight > 0 and self.path_length_schedule.applies(self.generator_steps):
-            term = self.path_length_schedule.factor * self.path_length_term(fake.shape[0], y_fake)
-            logs.update({"penalty/path_length": term, "pl_mean": self.pl_mean.clone()})
-            loss = loss + term
+        if self.hparams.schedule == "shared" and self.regularizes_paths(self.generator_steps):
+            n = max(fake.shape[0] // self.hparams.pl_batch_shrink, 1)
+            loss = loss + self.path_length_loss(self.sample_latent(n), None if y_fake is None else y_fake[:n], logs)
         return loss, logs
 
-    def path_length_term(self, batch_size: int, y: Tensor | None) -> Tensor:
-        """Eq. 4 on a fresh batch of batch_size / pl_batch_shrink; updates the running mean ``pl_mean``."""
-        n = max(batch_size // self.hparams.pl_batch_shrink, 1)
-        ws = self.styles(self.generator, self.sample_latent(n), None if y is None else y[:n])
-        images = self.generator.synthesis(ws, rng=self._latent_rng)
-        term, mean = path_length_penalty(
-            images, ws, self.pl_mean, self.spec.pl_weight, self.hparams.pl_decay, generator=self._latent_rng
-        )
+    def regularizes_paths(self, step: int) -> bool:
+        return self.spec.pl_weight > 0 and self.path_length_schedule.applies(step)
+
+    def path_length_loss(self, z: Tensor, y: Tensor | None, logs: dict) -> Tensor:
+        """Eq. 4 at the styles of ``z`` (labels ``y``) times ``pl_interval``; updates the running mean ``pl_mean``."""
+        with self.eager():
+            ws = self.styles(self.generator, z, y)
+            images = self.generator.synthesis(ws, rng=self._latent_rng)
+            term, mean = path_length_penalty(
+                images, ws, self.pl_mean, self.spec.pl_weight, self.hparams.pl_decay, generator=self._latent_rng
+            )
         self.pl_mean.copy_(mean)
+        term = self.path_length_schedule.factor * term
+        logs.update({"penalty/path_length": term, "pl_mean": mean})
         return term
+
+    # ------------------------------------------------------------------ NVlabs' phases (schedule="nvlabs")
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        """The NVlabs schedule's iteration (class docstring); the shared loop's under ``schedule="shared"``."""
+        if self.hparams.schedule == "shared":
+            return super().training_step(batch, batch_idx)
+        real, y_real = self.real_batch(batch)
+        d_opt, g_opt = self.start_iteration()
+        losses, logs = [], {}
+        for phase in self.due_phases(self.iterations):
+            network, opt = (self.generator, g_opt) if phase[0] == "G" else (self.discriminator, d_opt)
+            z, y_fake = self.generator_inputs(real, y_real)
+            with self.toggled_optimizer(opt):
+                loss = self.phase_loss(phase, real, y_real, z, y_fake, logs)
+                opt.zero_grad(set_to_none=True)
+                self.manual_backward(loss)
+                zero_missing_gradients(network)
+                opt.step()
+            (self.after_generator_step if phase[0] == "G" else self.after_discriminator_step)()
+            losses.append(loss)
+        self.generator_steps += 1
+        self.finish_iteration(real.shape[0], losses, logs)
+
+    def due_phases(self, iteration: int) -> list[str]:
+        """NVlabs' phases of ``iteration`` (from 0), in their order: per network its main phase and, every
+        interval-th iteration, its regularization phase; "Gboth" / "Dboth" where the interval is 1 (or D has no
+        penalty). Greg is left out when pl_weight is 0: the reference's phase computes nothing then."""
+        phases = []
+        for player, schedule in (("G", self.path_length_schedule), ("D", self.d_regularization)):
+            if schedule is None or schedule.interval == 1:
+                phases.append(f"{player}both")
+                continue
+            phases.append(f"{player}main")
+            if schedule.applies(iteration) and (player == "D" or self.spec.pl_weight > 0):
+                phases.append(f"{player}reg")
+        return phases
+
+    def phase_loss(self, phase: str, real: Tensor, y_real, z: Tensor, y_fake, logs: dict) -> Tensor:
+        """The loss one phase backpropagates (NVlabs' ``StyleGAN2Loss.accumulate_gradients`` with gain = interval
+        for regularization), from its own latents ``z`` and labels ``y_fake``; its values are added to ``logs``."""
+        main, regularize = phase.endswith(("main", "both")), phase.endswith(("reg", "both"))
+        loss = real.new_zeros(())
+        if phase[0] == "G":
+            if main:
+                fake = self.generate(self.generator, z, y_fake)
+                loss, g_logs = self.generator_loss(fake, y_fake, real, y_real)
+                loss = loss + self.penalty_terms("g", self.generator_steps, real, y_real, fake, z, g_logs)
+                logs.update(g_logs)
+            if regularize and self.regularizes_paths(self.iterations):
+                n = max(z.shape[0] // self.hparams.pl_batch_shrink, 1)
+                loss = loss + self.path_length_loss(z[:n], None if y_fake is None else y_fake[:n], logs)
+            return loss
+        if main:
+            with torch.no_grad():
+                fake = self.generate(self.generator, z, y_fake)
+            loss, d_logs = self.discriminator_loss(real, y_real, fake, y_fake)
+            logs.update(d_logs)
+        if regularize:
+            loss = loss + self.penalty_terms("d", self.iterations, real, y_real, None, z, logs)
+        return loss
+
+    def generator_inputs(self, real: Tensor, y_real: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Fresh latents; under the NVlabs schedule the labels of random images of the real batch (the dataset's
+        label distribution, as the reference's ``training_set.get_label(np.random.randint(len(training_set)))``)."""
+        if self.hparams.schedule == "shared" or y_real is None:
+            return super().generator_inputs(real, y_real)
+        n, rng = real.shape[0], self._latent_rng
+        picks = torch.randint(n, (n,), generator=rng, device=rng.device).to(y_real.device)
+        return self.sample_latent(n), y_real[picks]
+
+    def optimizer_settings(self, player: str) -> tuple[float, tuple[float, float]]:
+        """Under the NVlabs schedule, lr * c and betas ** c, c = k / (k + 1) for a regularization interval k > 1
+        (NVlabs' training_loop.py: the regularization phase's extra optimizer step)."""
+        lr, betas = super().optimizer_settings(player)
+        schedule = self.path_length_schedule if player == "g" else self.d_regularization
+        if self.hparams.schedule == "shared" or schedule is None:
+            return lr, betas
+        c = schedule.adam_correction
+        return lr * c, tuple(beta**c for beta in betas)
+
+
+def d_regularization_schedule(penalties: list, schedule: str) -> LazyPenalty | None:
+    """The lazy schedule of D's penalties (None: D has none). The NVlabs schedule runs them in one Dreg phase on
+    the reals, so it needs one interval for all and penalties of the reals only (R1, drift)."""
+    d_penalties = [p for p in penalties if p.player == "d"]
+    if not d_penalties:
+        return None
+    if schedule == "nvlabs":
+        intervals = sorted({p.schedule.interval for p in d_penalties})
+        if len(intervals) > 1:
+            raise ZooError(
+                f"the nvlabs schedule runs D's penalties in one phase: give them one interval, got {intervals}"
+            )
+        if needs := [p.name for p in d_penalties if "fake" in inspect.signature(PENALTIES[p.name][1]).parameters]:
+            raise ZooError(
+                f"the nvlabs schedule's Dreg phase sees real images only; penalty {', '.join(needs)} needs fakes: "
+                "use --model.schedule shared"
+            )
+    return d_penalties[0].schedule
+
+
+def zero_missing_gradients(network: nn.Module) -> None:
+    """A zero gradient for every trainable parameter the loss did not reach, so Adam advances its state for all of
+    them as in NVlabs' phases (their ``gen_img[:, 0, 0, 0] * 0`` and ``real_logits * 0`` terms)."""
+    for param in network.parameters():
+        if param.requires_grad and param.grad is None:
+            param.grad = torch.zeros_like(param)
