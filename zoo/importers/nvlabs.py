@@ -184,13 +184,14 @@ SYNTHESIS_LAYER_NAMES = {
 }
 
 
-def _tensors(net: Persistent) -> dict[str, Tensor]:
-    """The network's state without NVlabs' ``resample_filter`` buffers, which must be the filter the zoo builds."""
-    tensors = net.tensors()
+def _tensors(net: Persistent | dict[str, Tensor]) -> dict[str, Tensor]:
+    """The network's state (a snapshot's network or an NVlabs ``state_dict()``) without NVlabs'
+    ``resample_filter`` buffers, which must be the filter the zoo builds."""
+    tensors = dict(net) if isinstance(net, dict) else net.tensors()
     for key in [key for key in tensors if key.endswith("resample_filter")]:
         taps = torch.tensor(FIR_TAPS, dtype=torch.float32)
         if not torch.allclose(tensors.pop(key), torch.outer(taps, taps) / taps.sum() ** 2):
-            raise ZooError(f"{net.class_name}'s {key} is not the [1, 3, 3, 1] filter the zoo uses")
+            raise ZooError(f"{getattr(net, 'class_name', 'the network')}'s {key} is not the [1, 3, 3, 1] filter")
     return tensors
 
 
@@ -199,7 +200,7 @@ def _mapping_name(key: str) -> str:
     return re.sub(r"^mapping\.fc(\d+)\.", r"mapping.layers.\1.", key)
 
 
-def generator_state(generator: Persistent) -> dict[str, Tensor]:
+def generator_state(generator: Persistent | dict[str, Tensor]) -> dict[str, Tensor]:
     """NVlabs' ``Generator`` state -> the zoo ``Generator``'s: block ``bR`` is ``blocks.(log2 R - 2)``."""
     state = {}
     for key, tensor in _tensors(generator).items():
@@ -213,7 +214,7 @@ def generator_state(generator: Persistent) -> dict[str, Tensor]:
     return state
 
 
-def discriminator_state(discriminator: Persistent, resolution: int) -> dict[str, Tensor]:
+def discriminator_state(discriminator: Persistent | dict[str, Tensor], resolution: int) -> dict[str, Tensor]:
     """NVlabs' ``Discriminator`` state -> the zoo's: block ``bR`` is ``blocks.(log2 resolution - log2 R)``, the
     epilogue ``b4`` the zoo D's own layers."""
     state = {}
