@@ -130,14 +130,19 @@ def accuracy_curve_callback(classifier, every: int, num_samples: int, seed: int)
 
 
 def train(model, data, args: argparse.Namespace, callbacks=()) -> float:
-    """Trains ``model`` for ``args.generator_steps`` generator updates; returns the seconds it took."""
+    """Trains ``model`` for ``args.generator_steps`` generator updates; returns the seconds it took. The budget is
+    counted by the model's ``generator_steps``, not Lightning's optimizer steps, whose number per G update depends
+    on the entry's schedule (d_steps + 1 in the shared loop; StyleGAN2's NVlabs phases add regularization steps)."""
     import pytorch_lightning as pl
 
-    d_steps = model.hparams.d_steps
+    class StopAfterGeneratorSteps(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            trainer.should_stop = trainer.should_stop or pl_module.generator_steps >= args.generator_steps
+
     trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_steps=args.generator_steps * (d_steps + 1), logger=False,
+        accelerator=args.device, devices=1, max_epochs=-1, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        use_distributed_sampler=False, callbacks=list(callbacks),
+        use_distributed_sampler=False, callbacks=[*callbacks, StopAfterGeneratorSteps()],
     )  # fmt: skip
     start = time.perf_counter()
     trainer.fit(model, data)

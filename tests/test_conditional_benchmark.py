@@ -2,6 +2,7 @@
 scored on hand-made models and run end to end at a tiny budget with a stand-in classifier."""
 
 import argparse
+import json
 import math
 import sys
 
@@ -123,3 +124,14 @@ def test_scoring_during_training_leaves_the_training_run_unchanged():
         trained.append(list(model.parameters()) + list(model.buffers()))
     assert list(callbacks[0].curve) == [1, 2, 3]
     assert all(torch.equal(a, b) for a, b in zip(*trained, strict=True))
+
+
+@needs_mnist
+def test_the_budget_counts_generator_steps_whatever_the_entry_s_optimizer_steps_per_iteration():
+    from datamodules.mnist import MNISTDataModule
+
+    tiny = {"latent_dim": 8, "w_dim": 8, "channel_base": 64, "channel_max": 8}
+    args = parse("--root", str(SHARED_MNIST), "--generator_steps", "3", "--model_args", json.dumps({"stylegan2": tiny}))
+    model = conditional.build("stylegan2", args)  # NVlabs' phases: 4, 2 and 2 optimizer steps in iterations 0-2
+    conditional.train(model, MNISTDataModule(root=str(SHARED_MNIST), resolution=32, batch_size=8), args)
+    assert (model.generator_steps, model.iterations, model.trainer.global_step) == (3, 3, 8)
