@@ -77,7 +77,7 @@ class GANModule(pl.LightningModule):
             "g_lr", "d_lr", "g_betas", "d_betas", "grad_clip_norm", "lr_decay_kimg", "lr_decay_epochs", "weight_clip",
             "d_steps", "penalties", "r1_gamma", "gamma", "pl_weight", "pl_interval", "pl_decay", "style_mixing",
             "lambda_cycle", "lambda_identity", "lambda_cls", "lambda_rec", "lambda_categorical", "lambda_continuous",
-            "lambda_k", "label_smoothing", "channels_last", "compile", "sample_noise_mode",
+            "lambda_k", "label_smoothing", "channels_last", "compile", "sample_noise_mode", "schedule",
         }
     )  # fmt: skip
     #: whether training keeps the datamodule's labels although the entry has no classes (StarGAN's attributes)
