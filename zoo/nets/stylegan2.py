@@ -130,13 +130,14 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             w = leaky_relu_gain(layer(w))
         if self.w_avg_beta is not None and self.training and update_w_avg:
-            self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+            # in fp32 whatever autocast made of w (bf16-mixed: the FC layers' outputs are bf16)
+            self.w_avg.copy_(w.detach().mean(dim=0).float().lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is None:
             return w
         ws = w[:, None].expand(-1, self.num_ws, -1)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            truncated = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)
+            truncated = self.w_avg.to(ws.dtype).lerp(ws[:, :cutoff], truncation_psi)
             ws = torch.cat([truncated, ws[:, cutoff:]], dim=1)
         return ws
 
