@@ -262,6 +262,17 @@ def test_low_precision_blocks_and_the_trainers_mixed_precision_are_refused_toget
         make_trainer(1, precision="bf16-mixed").fit(model, tiny_digits(batch_size=4))
 
 
+def test_whole_net_autocast_trains_with_the_fp16_default_that_a_cpu_runs_in_fp32():
+    """bf16-mixed with the defaults on the CPU: the fp16 blocks are fp32 there, so nothing is refused; the mapping
+    keeps w_avg in fp32 (its FC layers' outputs are bf16 under autocast)."""
+    torch.manual_seed(0)
+    model = tiny()
+    make_trainer(1, precision="bf16-mixed").fit(model, tiny_digits(batch_size=4))
+    assert model.nonfinite_iteration.item() == -1
+    w_avg = model.generator.mapping.w_avg
+    assert w_avg.dtype == torch.float32 and w_avg.abs().sum() > 0
+
+
 def test_bf16_blocks_train_on_the_cpu_with_fp32_parameters_and_gradients():
     torch.manual_seed(0)
     model = tiny(num_fp16_res=2, low_precision="bf16")
