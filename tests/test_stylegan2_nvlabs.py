@@ -172,7 +172,7 @@ def test_a_pickle_with_an_os_system_payload_is_refused_and_nothing_runs(tmp_path
         ("G", "synthesis_kwargs", "architecture", "resnet", False),
         ("D", "mapping_kwargs", "num_layers", 2, False),
         ("G", "mapping_kwargs", "lr_multiplier", 1.0, False),
-        ("G", "synthesis_kwargs", "conv_clamp", 256, True),  # ADA's default; clamps only beyond +-256
+        ("D", "block_kwargs", "fp16_channels_last", True, True),  # a memory layout: the same function
     ],
 )
 def test_constructor_arguments_the_zoo_does_not_compute_are_named(network, group, key, value, accepted):

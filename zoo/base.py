@@ -77,11 +77,14 @@ class GANModule(pl.LightningModule):
             "g_lr", "d_lr", "g_betas", "d_betas", "grad_clip_norm", "lr_decay_kimg", "lr_decay_epochs", "weight_clip",
             "d_steps", "penalties", "r1_gamma", "gamma", "pl_weight", "pl_interval", "pl_decay", "style_mixing",
             "lambda_cycle", "lambda_identity", "lambda_cls", "lambda_rec", "lambda_categorical", "lambda_continuous",
-            "lambda_k", "label_smoothing", "channels_last", "compile", "sample_noise_mode", "schedule",
+            "lambda_k", "label_smoothing", "channels_last", "compile", "sample_noise_mode", "schedule", "num_fp16_res",
+            "low_precision", "nan_to_num_gradients",
         }
     )  # fmt: skip
     #: whether training keeps the datamodule's labels although the entry has no classes (StarGAN's attributes)
     uses_attribute_labels = False
+    #: whether every gradient is sanitized before each optimizer step (``sanitize_gradients``); StyleGAN2 sets it
+    nan_to_num_gradients = False
 
     def __init__(
         self,
@@ -395,10 +398,24 @@ class GANModule(pl.LightningModule):
         return min(1.0, max(0.0, (end - self.images_seen / 1000) / (end - start)))
 
     def on_before_optimizer_step(self, optimizer) -> None:
+        """Lightning calls it in every ``optimizer.step()`` of the LightningOptimizers (``self.optimizers()``),
+        manual optimization included, after unscaling fp16 gradients."""
+        if self.nan_to_num_gradients:
+            self.sanitize_gradients(optimizer)
         if self.hparams.grad_clip_norm is not None:
             self.clip_gradients(
                 optimizer, gradient_clip_val=self.hparams.grad_clip_norm, gradient_clip_algorithm="norm"
             )
+
+    @staticmethod
+    def sanitize_gradients(optimizer) -> None:
+        """NaN gradients become 0, +-Inf +-1e5, in place, as StyleGAN2-ADA's training loop does before each step
+        (NVlabs stylegan2-ada-pytorch training/training_loop.py: ``nan_to_num(nan=0, posinf=1e5, neginf=-1e5)``);
+        on the device, no host sync. Losses are not touched: ``_record_nonfinite`` still sees a NaN loss."""
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                if param.grad is not None:
+                    torch.nan_to_num(param.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=param.grad)
 
     def on_train_start(self) -> None:
         """Gives the optimizers this run's hyperparameters (learning rates, betas) and keeps their state: a resume

@@ -161,6 +161,10 @@ class StyleGAN2(GANModule):
         d_lr: float | None = None,
         g_betas: tuple[float, float] = (0.0, 0.99),
         d_betas: tuple[float, float] = (0.0, 0.99),
+        num_fp16_res: int = 4,
+        conv_clamp: float | None = 256,
+        low_precision: str = "fp16",
+        nan_to_num_gradients: bool = True,
         **kwargs,
     ):
         """
@@ -190,6 +194,14 @@ class StyleGAN2(GANModule):
             penalties: D penalties (default: lazy R1, above); give r1_gamma or penalties, not both.
             g_lr: generator lr (preset lrate).
             d_lr: discriminator lr (preset lrate).
+            num_fp16_res: G's and D's blocks of this many highest resolutions compute in ``low_precision``
+                (StyleGAN2-ADA's train.py: 4; 0: all fp32, its --fp32). Not with --trainer.precision other than
+                32-true where they are active: choose this or the trainer's whole-net autocast.
+            conv_clamp: every conv output capped at +-conv_clamp (train.py: 256; null: none, its --fp32).
+            low_precision: fp16 (NVlabs'; CUDA only, fp32 on a CPU) or bf16 (fp32's range: nothing overflows;
+                Ampere or newer GPUs, and CPUs).
+            nan_to_num_gradients: before every optimizer step, NaN gradients become 0 and +-Inf +-1e5, as
+                NVlabs' training loop does (losses that are not finite still stop the run: callbacks/health.py).
         """
         spec = preset_spec(
             preset, resolution, gpus, map=mapping_layers, fmaps=None if channel_base is None else channel_base / 32768,
@@ -214,6 +226,7 @@ class StyleGAN2(GANModule):
             d_betas=d_betas,
             **kwargs,
         )
+        self.nan_to_num_gradients = nan_to_num_gradients
         # the optimizers read the learning rates from hparams: the preset's lrate where none was given
         self.hparams.update({key: spec.lrate for key in ("g_lr", "d_lr") if self.hparams[key] is None})
         self.spec = spec
@@ -221,12 +234,28 @@ class StyleGAN2(GANModule):
         self.d_regularization = d_regularization_schedule(self.penalties, schedule)
         self.register_buffer("pl_mean", torch.zeros(()))
         channel_base = int(spec.fmaps * 32768)
+        precision = {"num_fp16_res": num_fp16_res, "conv_clamp": conv_clamp, "low_precision": low_precision}
         self.generator = Generator(
-            latent_dim, w_dim, resolution, channels, channel_base, channel_max, spec.map, self.num_classes
+            latent_dim, w_dim, resolution, channels, channel_base, channel_max, spec.map, self.num_classes, **precision
         )
         self.discriminator = Discriminator(  # D's class mapping keeps 8 layers: ADA's ``map`` is G's only
-            resolution, channels, channel_base, channel_max, spec.mbstd, self.num_classes, residual=spec.d_residual
-        )
+            resolution, channels, channel_base, channel_max, spec.mbstd, self.num_classes, residual=spec.d_residual,
+            **precision,
+        )  # fmt: skip
+
+    def setup(self, stage: str) -> None:
+        """Refuses low-precision blocks under a trainer precision other than 32-true: autocast would override
+        their dtype (bf16-mixed, 16-mixed) or the parameters would be half already (bf16-true, 16-true)."""
+        h = self.hparams
+        device = self.trainer.strategy.root_device.type
+        active = h.num_fp16_res > 0 and (h.low_precision == "bf16" or device == "cuda")
+        if active and not str(self.trainer.precision).startswith("32"):
+            raise ZooError(
+                f"--trainer.precision {self.trainer.precision} sets the precision of the whole net, and "
+                f"--model.num_fp16_res {h.num_fp16_res} runs the top resolutions in {h.low_precision} on their own: "
+                "choose one, --model.num_fp16_res 0 for the trainer's, or --trainer.precision 32-true for "
+                "StyleGAN2-ADA's per-block scheme"
+            )
 
     # ------------------------------------------------------------------------------------ generation
 

@@ -8,8 +8,9 @@ classes by executing it. Nothing of that runs here: ``AllowListUnpickler`` resol
 rebuild tensors, maps NVlabs' reconstruct function and ``EasyDict`` to inert stand-ins that keep the module
 state (constructor arguments, parameters, buffers, submodules) and refuses every other global with a ZooError.
 
-Not imported, because the zoo has no equivalent: ``conv_clamp`` (ADA's train.py clamps activations to +-256,
-which changes outputs only where they exceed it) and ``num_fp16_res`` (the zoo runs in the trainer's precision).
+The mixed precision of the snapshot's networks is imported with them: ``conv_clamp`` and ``num_fp16_res`` (G's
+``synthesis_kwargs``, D's own arguments; ADA's train.py writes 256 and 4, its ``--fp32`` None and 0; NVlabs'
+class defaults, which a snapshot omits, are None and 0), so the zoo's networks clamp and cast where theirs do.
 """
 
 from __future__ import annotations
@@ -137,6 +138,10 @@ DISCRIMINATOR_KWARGS = {
 }  # fmt: skip
 
 
+#: the mixed-precision arguments of G's synthesis_kwargs and of D, with NVlabs' class defaults (networks.py)
+MIXED_PRECISION = {"num_fp16_res": 0, "conv_clamp": None}
+
+
 def check_kwargs(kwargs: dict, supported: dict, known: dict, where: str) -> None:
     """A ZooError naming the first argument whose value the zoo's networks do not compute; a string in a
     tuple of ``supported`` stands for the value of that name in ``known`` (G's sizes)."""
@@ -161,6 +166,9 @@ def stylegan2_hparams(generator: Persistent, discriminator: Persistent) -> dict:
     check_kwargs(d, DISCRIMINATOR_KWARGS, sizes, "D")
     if any(g.get(k) != d.get(k) for k in ("c_dim", "img_resolution", "img_channels")):
         raise ZooError("the snapshot's G and D differ in c_dim, img_resolution or img_channels")
+    precision = {key: (synthesis.get(key, default), d.get(key, default)) for key, default in MIXED_PRECISION.items()}
+    if any(g_value != d_value for g_value, d_value in precision.values()):
+        raise ZooError(f"the snapshot's G and D differ in mixed precision (G, D): {precision}; the zoo has one setting")
     return {
         "num_classes": g["c_dim"] or None,
         "resolution": g["img_resolution"],
@@ -171,6 +179,7 @@ def stylegan2_hparams(generator: Persistent, discriminator: Persistent) -> dict:
         **sizes,
         "mbstd_group": (d.get("epilogue_kwargs") or {}).get("mbstd_group_size", 4),
         "d_residual": d.get("architecture", "resnet") == "resnet",
+        **{key: g_value for key, (g_value, _) in precision.items()},
     }
 
 

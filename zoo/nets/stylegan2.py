@@ -17,10 +17,19 @@ The networks compute NVlabs' stylegan2-ada-pytorch functions (training/networks.
 ``conv2d_resample`` does: G's upsampling convs are stride-2 transposed convs followed by the [1, 3, 3, 1] filter,
 D's downsampling 3x3 convs filter first and then run at stride 2; the parameter tensors are NVlabs' (an importer
 maps their names: zoo/importers/nvlabs.py).
+
+Mixed precision as StyleGAN2-ADA trains (arXiv 2006.06676, App. D; networks.py ``num_fp16_res``, ``conv_clamp``):
+the blocks of the ``num_fp16_res`` highest resolutions (G's ``SynthesisBlock``, D's ``DiscriminatorBlock``;
+never 4 px) cast their input to a low-precision dtype and compute in it, while their parameters stay fp32;
+ToRGB's output and D's epilogue return to fp32. Every conv output is capped at +-``conv_clamp`` after bias,
+activation and gain, in every block whatever its dtype, and in D's epilogue conv (not D's 1x1 skips, FC layers
+or mapping). ``low_precision`` picks the dtype: NVlabs' ``fp16`` (on CUDA only: a CPU computes fp16 blocks in
+fp32, see ``block_input``) or ``bf16`` (fp32's exponent range, so nothing overflows; any device).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -37,6 +46,40 @@ from zoo.nn.pggan import MinibatchStdDev, PixelNorm
 def channels_at(resolution: int, channel_base: int, channel_max: int) -> int:
     """Feature maps at a resolution: min(channel_base / resolution, channel_max)."""
     return min(channel_base // resolution, channel_max)
+
+
+#: the dtypes ``low_precision`` names
+LOW_PRECISION = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def low_precision_dtype(num_fp16_res: int, conv_clamp: float | None, low_precision: str) -> torch.dtype:
+    """The dtype of the low-precision blocks, after checking the mixed-precision arguments."""
+    if not isinstance(num_fp16_res, int) or num_fp16_res < 0:
+        raise ZooError(f"num_fp16_res must be an integer >= 0 (0: every block in fp32), got {num_fp16_res!r}")
+    if conv_clamp is not None and not conv_clamp > 0:
+        raise ZooError(f"conv_clamp must be > 0 (or null: no clamping), got {conv_clamp!r}")
+    if low_precision not in LOW_PRECISION:
+        raise ZooError(f"low_precision must be one of {', '.join(LOW_PRECISION)}, got {low_precision!r}")
+    return LOW_PRECISION[low_precision]
+
+
+def fp16_resolution(resolution: int, num_fp16_res: int) -> int:
+    """The lowest resolution whose blocks run in low precision, NVlabs' max(2 ** (log2 R + 1 - num_fp16_res), 8):
+    the ``num_fp16_res`` highest resolutions, never 4 px (above R when ``num_fp16_res`` is 0)."""
+    return max(2 ** (int(math.log2(resolution)) + 1 - num_fp16_res), 8)
+
+
+def block_input(x: Tensor, low_precision: torch.dtype | None) -> Tensor:
+    """``x`` in the dtype of the block it enters (NVlabs' ``x.to(dtype)`` at every block's input): fp32 when
+    ``low_precision`` is None, else that dtype, except fp16 off CUDA, which stays fp32 (NVlabs trains on GPUs only,
+    its train.py needs --gpus >= 1; CPU fp16 convolutions are slow). Under autocast ``x`` is left as it is:
+    autocast then picks every op's dtype (whole-net mixed precision, ``--trainer.precision bf16-mixed``)."""
+    device = x.device.type
+    if torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device):
+        return x
+    if low_precision is None or (low_precision == torch.float16 and x.device.type != "cuda"):
+        return x.float()
+    return x.to(low_precision)
 
 
 def check_resolution(resolution: int) -> int:
@@ -87,50 +130,79 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             w = leaky_relu_gain(layer(w))
         if self.w_avg_beta is not None and self.training and update_w_avg:
-            self.w_avg.copy_(w.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+            # in fp32 whatever autocast made of w (bf16-mixed: the FC layers' outputs are bf16)
+            self.w_avg.copy_(w.detach().mean(dim=0).float().lerp(self.w_avg, self.w_avg_beta))
         if self.num_ws is None:
             return w
         ws = w[:, None].expand(-1, self.num_ws, -1)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            truncated = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)
+            truncated = self.w_avg.to(ws.dtype).lerp(ws[:, :cutoff], truncation_psi)
             ws = torch.cat([truncated, ws[:, cutoff:]], dim=1)
         return ws
 
 
 class SynthesisBlock(nn.Module):
-    """One resolution of the skip generator: (upsampling conv,) conv, ToRGB added to the upsampled image."""
+    """One resolution of the skip generator: (upsampling conv,) conv, ToRGB added to the upsampled image. The
+    block computes in ``low_precision`` (None: fp32) and returns the image in fp32; its convs are capped at
+    +-``conv_clamp`` (NVlabs' ``SynthesisBlock``)."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, channels: int):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        channels: int,
+        conv_clamp: float | None = None,
+        low_precision: torch.dtype | None = None,
+    ):
         super().__init__()
         first = resolution == 4
-        self.conv0 = None if first else StyledConv2d(in_channels, out_channels, w_dim, resolution, up=True)
-        self.conv1 = StyledConv2d(out_channels, out_channels, w_dim, resolution)
-        self.torgb = ToRGB(out_channels, channels, w_dim)
+        layer = functools.partial(StyledConv2d, w_dim=w_dim, resolution=resolution, conv_clamp=conv_clamp)
+        self.conv0 = None if first else layer(in_channels, out_channels, up=True)
+        self.conv1 = layer(out_channels, out_channels)
+        self.torgb = ToRGB(out_channels, channels, w_dim, conv_clamp=conv_clamp)
         self.resample = None if first else FIRFilter()
         self.num_conv = 1 if first else 2
+        self.low_precision = low_precision
 
     def forward(self, x: Tensor, img: Tensor | None, ws: Tensor, noise_mode: str, rng) -> tuple[Tensor, Tensor]:
         """``ws``: (N, num_conv + 1, w_dim), the ws of the convs and of ToRGB."""
+        x = block_input(x, self.low_precision)
         if self.conv0 is not None:
             x = self.conv0(x, ws[:, 0], noise_mode, rng)
         x = self.conv1(x, ws[:, self.num_conv - 1], noise_mode, rng)
-        rgb = self.torgb(x, ws[:, self.num_conv])
+        rgb = self.torgb(x, ws[:, self.num_conv]).float()
         return x, (rgb if img is None else self.resample.upsample(img) + rgb)
 
 
 class SynthesisNetwork(nn.Module):
     """ws (N, num_ws, w_dim) -> images: the constant input, then one ``SynthesisBlock`` per resolution 4..R.
     Layer ws: 1 + 2 per block after the first, and one more for the last ToRGB (18 at 1024 px); the ToRGB of a
-    block shares its w with the next block's first conv, as in the authors' code."""
+    block shares its w with the next block's first conv, as in the authors' code. ``num_fp16_res``,
+    ``conv_clamp``, ``low_precision``: the mixed precision of the module docstring (NVlabs' defaults: fp32, no
+    clamp; its train.py trains with 4 and 256)."""
 
-    def __init__(self, w_dim: int, resolution: int, channels: int, channel_base: int, channel_max: int = 512):
+    def __init__(
+        self,
+        w_dim: int,
+        resolution: int,
+        channels: int,
+        channel_base: int,
+        channel_max: int = 512,
+        num_fp16_res: int = 0,
+        conv_clamp: float | None = None,
+        low_precision: str = "fp16",
+    ):
         super().__init__()
+        dtype = low_precision_dtype(num_fp16_res, conv_clamp, low_precision)
         resolutions = [2**i for i in range(2, int(math.log2(check_resolution(resolution))) + 1)]
         widths = [channels_at(r, channel_base, channel_max) for r in resolutions]
+        lowest = fp16_resolution(resolution, num_fp16_res)
         self.const = nn.Parameter(torch.randn(widths[0], 4, 4))
         self.blocks = nn.ModuleList(
-            SynthesisBlock(c_in, c_out, w_dim, r, channels)
+            SynthesisBlock(c_in, c_out, w_dim, r, channels, conv_clamp, dtype if r >= lowest else None)
             for r, c_in, c_out in zip(resolutions, [widths[0], *widths[:-1]], widths)
         )
         self.num_ws = sum(block.num_conv for block in self.blocks) + 1
@@ -181,8 +253,13 @@ class Generator(StyleGenerator):
         channel_max: int = 512,
         mapping_layers: int = 8,
         num_classes: int | None = None,
+        num_fp16_res: int = 0,
+        conv_clamp: float | None = None,
+        low_precision: str = "fp16",
     ):
-        synthesis = SynthesisNetwork(w_dim, resolution, channels, channel_base, channel_max)
+        synthesis = SynthesisNetwork(
+            w_dim, resolution, channels, channel_base, channel_max, num_fp16_res, conv_clamp, low_precision
+        )
         super().__init__(synthesis, z_dim, w_dim, mapping_layers, num_classes)
 
 
@@ -224,36 +301,49 @@ class DownsamplingConv2d(EqualizedConv2d):
         self.resample = FIRFilter()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.resample.downsample_conv3x3(x, self.weight * self.scale, self.bias)
+        weight, bias = (self.weight * self.scale).to(x.dtype), self.bias.to(x.dtype)
+        return self.resample.downsample_conv3x3(x, weight, bias)
 
 
 class DiscriminatorBlock(nn.Module):
     """One resolution of D (NVlabs' ``DiscriminatorBlock``): (fromRGB,) 3x3 conv, downsampling 3x3 conv, plus
     with ``residual`` a 1x1 skip without bias on the filtered, downsampled input; the sum is scaled by sqrt(1/2)
-    (Fig. 7c). ``residual`` False is ADA's "orig"."""
+    (Fig. 7c). ``residual`` False is ADA's "orig". Computes in ``low_precision`` (None: fp32); fromRGB and the
+    3x3 convs are capped at +-``conv_clamp`` (times the residual gain for the second), the skip is not."""
 
-    def __init__(self, in_channels: int, out_channels: int, image_channels: int | None, residual: bool):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        image_channels: int | None,
+        residual: bool,
+        conv_clamp: float | None = None,
+        low_precision: torch.dtype | None = None,
+    ):
         super().__init__()
         self.fromrgb = _conv(image_channels, in_channels, 1) if image_channels is not None else None
         self.conv0 = _conv(in_channels, in_channels, 3)
         self.conv1 = DownsamplingConv2d(in_channels, out_channels)
         self.skip = _conv(in_channels, out_channels, 1, bias=False) if residual else None
         self.resample = FIRFilter() if residual else None
+        self.conv_clamp, self.low_precision = conv_clamp, low_precision
 
     def forward(self, x: Tensor) -> Tensor:
+        x, clamp = block_input(x, self.low_precision), self.conv_clamp
         if self.fromrgb is not None:
-            x = leaky_relu_gain(self.fromrgb(x))
-        h = self.conv1(leaky_relu_gain(self.conv0(x)))
+            x = leaky_relu_gain(self.fromrgb(x), clamp=clamp)
+        h = self.conv1(leaky_relu_gain(self.conv0(x), clamp=clamp))
         if self.skip is None:
-            return leaky_relu_gain(h)
+            return leaky_relu_gain(h, clamp=clamp)
         gain = math.sqrt(0.5)
-        return self.skip(self.resample.downsample(x)) * gain + leaky_relu_gain(h, gain)
+        return self.skip(self.resample.downsample(x)) * gain + leaky_relu_gain(h, gain, clamp)
 
 
 class Discriminator(nn.Module):
-    """Blocks from R px down to 4 px, then the epilogue at 4x4: minibatch stddev (``mbstd_group``, one
+    """Blocks from R px down to 4 px, then the epilogue at 4x4 in fp32: minibatch stddev (``mbstd_group``, one
     channel), 3x3 conv, FC, and an output FC; one logit per sample. Conditional: the output FC gives cmap_dim
-    features projected on ``mapping(y)`` and scaled by 1/sqrt(cmap_dim) (StyleGAN2-ADA's cmap)."""
+    features projected on ``mapping(y)`` and scaled by 1/sqrt(cmap_dim) (StyleGAN2-ADA's cmap). ``num_fp16_res``,
+    ``conv_clamp``, ``low_precision``: as ``SynthesisNetwork``'s (the epilogue conv is clamped too)."""
 
     def __init__(
         self,
@@ -265,17 +355,25 @@ class Discriminator(nn.Module):
         num_classes: int | None = None,
         mapping_layers: int = 8,
         residual: bool = True,
+        num_fp16_res: int = 0,
+        conv_clamp: float | None = None,
+        low_precision: str = "fp16",
     ):
         super().__init__()
+        dtype = low_precision_dtype(num_fp16_res, conv_clamp, low_precision)
         resolutions = [2**i for i in range(int(math.log2(check_resolution(resolution))), 2, -1)]
         width = [channels_at(r, channel_base, channel_max) for r in resolutions]
         out4 = channels_at(4, channel_base, channel_max)
+        lowest = fp16_resolution(resolution, num_fp16_res)
         self.blocks = nn.Sequential(
             *(
-                DiscriminatorBlock(c_in, c_out, channels if i == 0 else None, residual)
-                for i, (c_in, c_out) in enumerate(zip(width, [*width[1:], out4]))
+                DiscriminatorBlock(
+                    c_in, c_out, channels if i == 0 else None, residual, conv_clamp, dtype if r >= lowest else None
+                )
+                for i, (r, c_in, c_out) in enumerate(zip(resolutions, width, [*width[1:], out4]))
             )
         )
+        self.conv_clamp = conv_clamp
         self.fromrgb = _conv(channels, out4, 1) if not resolutions else None  # 4 px images have no blocks
         self.mbstd = MinibatchStdDev(mbstd_group, 1)
         self.conv = _conv(out4 + 1, out4, 3)
@@ -287,8 +385,11 @@ class Discriminator(nn.Module):
         )
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        x = self.blocks(x) if self.fromrgb is None else leaky_relu_gain(self.fromrgb(x))
-        x = leaky_relu_gain(self.conv(self.mbstd(x)))
+        if self.fromrgb is None:
+            x = block_input(self.blocks(x), None)
+        else:
+            x = leaky_relu_gain(self.fromrgb(block_input(x, None)), clamp=self.conv_clamp)
+        x = leaky_relu_gain(self.conv(self.mbstd(x)), clamp=self.conv_clamp)
         out = self.out(leaky_relu_gain(self.fc(x.flatten(1))))
         if self.mapping is None:
             return out.squeeze(1)

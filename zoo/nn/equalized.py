@@ -50,4 +50,6 @@ class EqualizedConv2d(nn.Module):
         self.padding = kernel_size // 2
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+        """The conv in the dtype of ``x`` (StyleGAN2-ADA's fp16 blocks cast their inputs, not the parameters)."""
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return F.conv2d(x, (self.weight * self.scale).to(x.dtype), bias, padding=self.padding)

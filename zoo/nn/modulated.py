@@ -4,6 +4,12 @@ FIR filter its up- and downsampling use (App. B, after Zhang 2019's anti-aliasin
 
 Conventions of the authors' code kept here: equalized learning rate (zoo/nn/equalized.py) with gain 1, and the
 activation gain sqrt(2) applied after the leaky ReLU (slope 0.2) instead of inside the weights.
+
+Mixed precision as StyleGAN2-ADA runs it (Karras et al. 2020, arXiv 2006.06676, App. D "Mixed-precision training";
+NVlabs stylegan2-ada-pytorch training/networks.py, torch_utils/ops/bias_act.py): a layer computes in the dtype
+of its input (its fp32 parameters cast to it), ``conv_clamp`` caps the layer's output at +-conv_clamp after bias,
+activation and gain (also in fp32 layers), and an fp16 modulated conv normalizes its weights and styles first so
+that no intermediate overflows.
 """
 
 from __future__ import annotations
@@ -23,10 +29,17 @@ ACTIVATION_GAIN = math.sqrt(2)
 NOISE_MODES = ("random", "const", "none")
 
 
-def leaky_relu_gain(x: Tensor, gain: float = 1.0) -> Tensor:
+def leaky_relu_gain(x: Tensor, gain: float = 1.0, clamp: float | None = None) -> Tensor:
     """leaky_relu(x, 0.2) * sqrt(2) * gain: the activation of every StyleGAN2 layer (``gain`` is the residual
-    blocks' extra sqrt(1/2))."""
-    return F.leaky_relu(x, 0.2) * (ACTIVATION_GAIN * gain)
+    blocks' extra sqrt(1/2)), then with ``clamp`` capped at +-clamp * gain, as NVlabs' ``bias_act(act='lrelu',
+    gain=sqrt(2) * gain, clamp=conv_clamp * gain)`` (networks.py ``Conv2dLayer``, ``SynthesisLayer``)."""
+    return clamp_activations(F.leaky_relu(x, 0.2) * (ACTIVATION_GAIN * gain), None if clamp is None else clamp * gain)
+
+
+def clamp_activations(x: Tensor, clamp: float | None) -> Tensor:
+    """x capped at +-clamp (None: unchanged): ``bias_act``'s last step, which keeps fp16 activations below its
+    65504 maximum (train.py: ``conv_clamp = 256``). As ``torch.clamp``, the gradient is 0 beyond the cap."""
+    return x if clamp is None else x.clamp(-clamp, clamp)
 
 
 class FIRFilter(nn.Module):
@@ -107,17 +120,30 @@ class ModulatedConv2d(nn.Module):
         styles = self.affine(w)
         return styles if self.style_gain == 1 else styles * self.style_gain
 
-    def _modulate(self, styles: Tensor) -> tuple[Tensor, Tensor | None]:
+    def _prenormalized(self, styles: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """The shared weight and the styles a conv on ``dtype`` activations modulates: for fp16 with
+        demodulation, NVlabs' ``modulated_conv2d`` pre-normalization against fp16 overflow, the weight of each
+        output channel divided by its largest |entry| and by sqrt(fan_in), the styles of each sample by their
+        largest |entry|. Demodulation (Eq. 3) removes both factors, so the result is unchanged up to rounding."""
+        weight = self.weight
+        if dtype == torch.float16 and self.demodulate:
+            fan_in = weight[0].numel()
+            weight = weight / (math.sqrt(fan_in) * weight.abs().amax(dim=(1, 2, 3), keepdim=True))
+            styles = styles / styles.abs().amax(dim=1, keepdim=True)
+        return weight, styles
+
+    def _modulate(self, weight: Tensor, styles: Tensor) -> tuple[Tensor, Tensor | None]:
         """The (N, out, in, k, k) modulated weights (Eq. 1) and the (N, out) demodulation coefficients (Eq. 3;
         None without demodulation)."""
-        weight = self.weight[None] * styles[:, None, :, None, None]
+        weight = weight[None] * styles[:, None, :, None, None]
         if not self.demodulate:
             return weight, None
         return weight, torch.rsqrt(weight.square().sum(dim=(2, 3, 4)) + 1e-8)
 
-    def effective_weight(self, w: Tensor) -> Tensor:
-        """The (N, out, in, k, k) weights sample n convolves with: Eq. 1, then Eq. 3 when demodulating."""
-        weight, dcoefs = self._modulate(self.styles(w))
+    def effective_weight(self, w: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+        """The (N, out, in, k, k) weights sample n convolves with: Eq. 1, then Eq. 3 when demodulating (computed
+        in fp32, pre-normalized for ``dtype`` activations)."""
+        weight, dcoefs = self._modulate(*self._prenormalized(self.styles(w), dtype))
         return weight if dcoefs is None else weight * dcoefs[:, :, None, None, None]
 
     def _conv(self, x: Tensor, weight: Tensor, groups: int) -> Tensor:
@@ -130,14 +156,14 @@ class ModulatedConv2d(nn.Module):
             fused = not self.training and (x.dtype == torch.float32 or x.shape[0] == 1)
         if fused:
             n = x.shape[0]
-            weight = self.effective_weight(w).to(x.dtype)
+            weight = self.effective_weight(w, x.dtype).to(x.dtype)
             out = self._conv(x.reshape(1, -1, *x.shape[2:]), weight.flatten(0, 1), groups=n)
             return out.reshape(n, -1, *out.shape[2:])
-        styles = self.styles(w)
-        out = self._conv(x * styles.to(x.dtype)[:, :, None, None], self.weight.to(x.dtype), groups=1)
+        weight, styles = self._prenormalized(self.styles(w), x.dtype)
+        out = self._conv(x * styles.to(x.dtype)[:, :, None, None], weight.to(x.dtype), groups=1)
         if not self.demodulate:
             return out
-        return out * self._modulate(styles)[1].to(x.dtype)[:, :, None, None]
+        return out * self._modulate(weight, styles)[1].to(x.dtype)[:, :, None, None]
 
 
 class NoiseInjection(nn.Module):
@@ -166,26 +192,38 @@ class NoiseInjection(nn.Module):
 
 
 class StyledConv2d(nn.Module):
-    """A synthesis layer (Fig. 2c): modulated, demodulated 3x3 conv, noise, bias, leaky ReLU with gain sqrt(2)."""
+    """A synthesis layer (Fig. 2c): modulated, demodulated 3x3 conv, noise, bias, leaky ReLU with gain sqrt(2),
+    capped at +-``conv_clamp`` (None: no cap) as NVlabs' ``SynthesisLayer``."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        up: bool = False,
+        conv_clamp: float | None = None,
+    ):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim, up=up)
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "random", rng: torch.Generator | None = None) -> Tensor:
         x = self.noise(self.conv(x, w), noise_mode, rng)
-        return leaky_relu_gain(x + self.bias[:, None, None].to(x.dtype))
+        return leaky_relu_gain(x + self.bias[:, None, None].to(x.dtype), clamp=self.conv_clamp)
 
 
 class ToRGB(nn.Module):
-    """A modulated 1x1 conv to image channels without demodulation, plus a bias, linear (App. B, Fig. 7)."""
+    """A modulated 1x1 conv to image channels without demodulation, plus a bias, linear (App. B, Fig. 7), capped
+    at +-``conv_clamp`` (None: no cap) as NVlabs' ``ToRGBLayer``."""
 
-    def __init__(self, in_channels: int, channels: int, w_dim: int):
+    def __init__(self, in_channels: int, channels: int, w_dim: int, conv_clamp: float | None = None):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, channels, 1, w_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(channels))
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: Tensor, w: Tensor) -> Tensor:
-        return self.conv(x, w) + self.bias[:, None, None].to(x.dtype)
+        return clamp_activations(self.conv(x, w) + self.bias[:, None, None].to(x.dtype), self.conv_clamp)
