@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,18 +45,14 @@ class RunEnd:
     iterations: int
 
 
-def iterations_for_steps(steps_left: int, iteration: int, d_steps: int) -> int:
-    """Iterations from ``iteration`` on until ``steps_left`` more optimizer steps are taken. Each iteration is one
-    D step plus, every ``d_steps``-th, one G step (zoo/base.py); Lightning checks ``max_steps`` between batches,
-    so the run ends after the first iteration that reaches it."""
-
-    def steps(n: int) -> int:
-        return n + (iteration + n) // d_steps - iteration // d_steps
-
-    low, high = 0, max(steps_left, 0)  # steps(n) >= n, so steps_left iterations are always enough
+def iterations_for_steps(steps_left: int, iteration: int, steps: Callable[[int, int], int]) -> int:
+    """Iterations from ``iteration`` on until ``steps_left`` more optimizer steps are taken, where ``steps(iteration,
+    n)`` counts the optimizer steps of n iterations (``GANModule.optimizer_steps``). Lightning checks ``max_steps``
+    between batches, so the run ends after the first iteration that reaches it."""
+    low, high = 0, max(steps_left, 0)  # every iteration takes >= 1 step, so steps_left iterations are enough
     while low < high:
         middle = (low + high) // 2
-        low, high = (low, middle) if steps(middle) >= steps_left else (middle + 1, high)
+        low, high = (low, middle) if steps(iteration, middle) >= steps_left else (middle + 1, high)
     return low
 
 
@@ -70,8 +67,7 @@ def run_end(trainer: pl.Trainer, module: pl.LightningModule, batch: int | None, 
     if (max_kimg := getattr(trainer, "max_kimg", None)) is not None:
         left.append(-(-max(0, kimg_images(max_kimg) - images) // batch))
     if trainer.max_steps >= 0:
-        d_steps = module.hparams.get("d_steps", 1)
-        left.append(iterations_for_steps(trainer.max_steps - trainer.global_step, iteration, d_steps))
+        left.append(iterations_for_steps(trainer.max_steps - trainer.global_step, iteration, module.optimizer_steps))
     per_epoch, epochs = trainer.num_training_batches, trainer.max_epochs
     if epochs is not None and epochs >= 0 and math.isfinite(per_epoch):
         # the datamodules' sampler ends every epoch at a multiple of per_epoch iterations (datamodules/sampler.py),

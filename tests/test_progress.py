@@ -4,6 +4,7 @@ read once per refresh, and prints slow plain lines when the output is not a term
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import re
@@ -20,6 +21,7 @@ from callbacks import AtomicCheckpointIO, GracefulInterrupt, ZooCheckpoint, prog
 from callbacks.progress import KimgProgressBar, RunEnd, iterations_for_steps, run_end, status_text
 from tests.conftest import run_cli
 from tests.helpers import tiny_dcgan, tiny_digits
+from zoo.base import GANModule
 from zoo.errors import ZooError
 from zoo.trainer import ZooTrainer
 
@@ -166,11 +168,18 @@ def test_a_signal_leaves_the_bar_where_the_run_stopped(capsys):
     assert "SIGTERM: stopped at iteration 3" in capsys.readouterr().err
 
 
+def shared_loop_steps(d_steps: int):
+    """``GANModule.optimizer_steps`` of the shared loop with ``d_steps``."""
+    return functools.partial(GANModule.optimizer_steps, SimpleNamespace(hparams=SimpleNamespace(d_steps=d_steps)))
+
+
 def test_iterations_for_steps_counts_d_and_g_steps():
-    assert [iterations_for_steps(s, 0, 1) for s in (0, 1, 2, 3, 4)] == [0, 1, 1, 2, 2]
-    assert iterations_for_steps(9, 0, 2) == 6 and iterations_for_steps(6, 0, 5) == 5
-    assert iterations_for_steps(3, 4, 2) == 2  # from iteration 4 with d_steps 2: D, D+G
-    assert iterations_for_steps(-2, 3, 1) == 0
+    assert [iterations_for_steps(s, 0, shared_loop_steps(1)) for s in (0, 1, 2, 3, 4)] == [0, 1, 1, 2, 2]
+    assert iterations_for_steps(9, 0, shared_loop_steps(2)) == 6
+    assert iterations_for_steps(6, 0, shared_loop_steps(5)) == 5
+    assert iterations_for_steps(3, 4, shared_loop_steps(2)) == 2  # from iteration 4 with d_steps 2: D, D+G
+    assert iterations_for_steps(-2, 3, shared_loop_steps(1)) == 0
+    assert iterations_for_steps(7, 0, lambda start, n: 3 * n) == 3  # three optimizer steps every iteration
 
 
 def test_a_batch_size_change_keeps_the_end_in_kimg_and_moves_the_iteration_count():

@@ -118,6 +118,16 @@ def test_phases_by_iteration_follow_nvlabs_intervals():
     assert tiny(preset="cifar").due_phases(0) == ["Gmain", "Dmain", "Dreg"]  # pl_weight 0: Greg has nothing to do
 
 
+def test_optimizer_steps_count_one_per_phase_from_any_iteration():
+    """What the progress bar turns ``max_steps`` into iterations with: one step per due phase."""
+    for model in (tiny(pl_interval=2, penalties=[{"name": "r1", "gamma": 1.0, "interval": 3}]), tiny(preset="cifar")):
+        for start, n in itertools.product(range(7), range(13)):
+            expected = sum(len(model.due_phases(i)) for i in range(start, start + n))
+            assert model.optimizer_steps(start, n) == expected
+    assert tiny().optimizer_steps(0, 16) == 16 * 2 + 4 + 1  # Greg every 4, Dreg every 16 iterations
+    assert tiny(schedule="shared").optimizer_steps(3, 4) == 8  # the shared loop: D + G per iteration
+
+
 def steps(model: StyleGAN2, iterations: int) -> int:
     """Optimizer steps (Lightning's max_steps unit) of ``iterations`` NVlabs iterations: one per phase."""
     return sum(len(model.due_phases(i)) for i in range(iterations))

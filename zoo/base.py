@@ -378,6 +378,14 @@ class GANModule(pl.LightningModule):
 
     # --------------------------------------------------------------------------- optimization
 
+    def optimizer_steps(self, iteration: int, n: int) -> int:
+        """The optimizer steps (what ``trainer.global_step`` and ``--trainer.max_steps`` count) of the ``n``
+        iterations from ``iteration`` on: one D step each and one G step every ``d_steps``-th (``training_step``).
+        Entries whose iteration steps otherwise override it; the progress bar turns ``max_steps`` into iterations
+        with it."""
+        d_steps = self.hparams.d_steps
+        return n + (iteration + n) // d_steps - iteration // d_steps
+
     def configure_optimizers(self):
         optimizer = self.hparams.optimizer
         d_opt = make_optimizer(optimizer, self.discriminator.parameters(), *self.optimizer_settings("d"))

@@ -334,6 +334,19 @@ class StyleGAN2(GANModule):
                 phases.append(f"{player}reg")
         return phases
 
+    def optimizer_steps(self, iteration: int, n: int) -> int:
+        """One step per phase of ``due_phases`` over the ``n`` iterations from ``iteration`` on: a main (or both)
+        phase per network and iteration, and a regularization phase every interval-th iteration."""
+        if self.hparams.schedule == "shared":
+            return super().optimizer_steps(iteration, n)
+        steps = 0
+        for player, schedule in (("G", self.path_length_schedule), ("D", self.d_regularization)):
+            steps += n
+            if schedule is not None and schedule.interval > 1 and (player == "D" or self.spec.pl_weight > 0):
+                k = schedule.interval  # iterations i with i % k == 0 in [iteration, iteration + n)
+                steps += -(-(iteration + n) // k) - -(-iteration // k)
+        return steps
+
     def phase_loss(self, phase: str, real: Tensor, y_real, z: Tensor, y_fake, logs: dict) -> Tensor:
         """The loss one phase backpropagates (NVlabs' ``StyleGAN2Loss.accumulate_gradients`` with gain = interval
         for regularization), from its own latents ``z`` and labels ``y_fake``; its values are added to ``logs``."""
