@@ -6,6 +6,8 @@ implements it (training/augment.py ``AugmentPipe``; pipelines by name as its tra
 (App. B; Fig. 2's "stochastic non-leaking augmentations"):
 
 - pixel blitting: x-flip, 90-degree rotations, integer translation (up to 1/8 of the image);
+  Blits run through the geometric resampling below, as in the reference, so they move pixels exactly only for
+  integer translations (the asymmetric Symlet-6 filter shifts the phase of flips and quarter turns slightly);
 - general geometric: isotropic scaling (log2-normal, std 0.2), pre-rotation, anisotropic scaling (log2-normal,
   std 0.2), post-rotation (each rotation with 1 - sqrt(1 - p), so that P(any rotation) = p), fractional
   translation (normal, std 1/8 of the image). Blitting and geometric transforms compose into one 3x3 matrix per
@@ -33,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.augment.fir import BAND_POWER, SYM6, downsample2x, filter_bank, normalized_taps, upsample2x
+from zoo.augment.fir import BAND_POWER, SYM6, banded, downsample2x, filter_bank, normalized_taps, upsample2x
 from zoo.errors import ZooError
 
 #: the probability multipliers of each named pipeline (NVlabs' train.py ``augpipe_specs``)
@@ -111,16 +113,10 @@ GEOMETRIC = ("xflip", "rotate90", "xint", "scale", "rotate_pre", "aniso", "rotat
 COLORS = ("brightness", "contrast", "lumaflip", "hue", "saturation")
 
 
-def check_pipeline(name: str, resolution: int | None = None) -> tuple[str, ...]:
-    """The transforms of pipeline ``name``; refuses unknown names and images too small for the filter bank's
-    reflect padding (21 pixels a side: the reference fails below 22 px)."""
+def check_pipeline(name: str) -> tuple[str, ...]:
+    """The transforms of pipeline ``name``, refusing unknown names."""
     if name not in PIPELINES:
         raise ZooError(f"unknown augment_pipe '{name}'; choose one of: {', '.join(PIPELINES)}")
-    if resolution is not None and "imgfilter" in PIPELINES[name] and resolution < 22:
-        raise ZooError(
-            f"augment_pipe '{name}' filters images with 43-tap filters and needs >= 22 px, got {resolution} px; "
-            "use a pipeline without filtering (bgc)"
-        )
     return PIPELINES[name]
 
 
@@ -324,7 +320,13 @@ def band_filter(images: Tensor, gains: Tensor, bank: Tensor) -> Tensor:
     """Image-space filtering (App. B.2): the per-image gains of the 4 bands, each band's gain vector normalized
     to the expected 1/f power, multiplied, form one separable symmetric filter per image, applied with reflect
     padding."""
-    b, channels, h, w = images.shape
+    h, w = images.shape[2:]
+    pad = bank.shape[1] // 2
+    if min(h, w) <= pad:
+        raise ZooError(
+            f"the image-space filter (augment_pipe bgcf, bgcfn, bgcfnc, filter) pads {pad} pixels by reflection and "
+            f"needs images of >= {pad + 1} px, got {h}x{w}; use a pipeline without filtering (bgc)"
+        )
     power = torch.tensor(BAND_POWER, device=images.device)
     total = torch.ones_like(gains)
     for band in range(gains.shape[1]):
@@ -332,12 +334,9 @@ def band_filter(images: Tensor, gains: Tensor, bank: Tensor) -> Tensor:
         t[:, band] = gains[:, band]
         t = t / (power * t.square()).sum(dim=-1, keepdim=True).sqrt()
         total = total * t
-    taps = (total @ bank.to(images.device)).repeat_interleave(channels, dim=0)  # (B * C, taps)
-    pad = bank.shape[1] // 2
-    x = F.pad(images.reshape(1, b * channels, h, w), [pad] * 4, mode="reflect")
-    x = F.conv2d(x, taps[:, None, None, :], groups=b * channels)
-    x = F.conv2d(x, taps[:, None, :, None], groups=b * channels)
-    return x.reshape(b, channels, h, w)
+    taps = total @ bank.to(images.device)  # (B, taps): symmetric, so correlation = convolution
+    x = F.pad(images, [pad] * 4, mode="reflect")
+    return banded(taps, h)[:, None] @ x @ banded(taps, w)[:, None].transpose(2, 3)
 
 
 def cut_out(images: Tensor, size: Tensor, center: Tensor) -> Tensor:
