@@ -166,7 +166,10 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
         print(json.dumps({augment: result["runs"][augment]}), flush=True)
     result["total_s"] = time.perf_counter() - started
     if args.record:
-        title = f"Limited data: {args.entry} on {result['train_digits']} MNIST digits, augment none vs ada"
+        title = (
+            f"Limited data: {args.entry} on {result['train_digits']} MNIST digits, augment "
+            f"{' vs '.join(args.augments)}, {args.iterations} iterations"
+        )
         record_block(args.block or f"limited-data-{args.entry}", title, table(result, args))
     return result
 
