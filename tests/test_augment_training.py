@@ -97,3 +97,21 @@ def test_cli_fit_of_a_tiny_stylegan2_with_ada_bgc(tmp_path):
     model = load_gan(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert model.hparams.augment_pipe == "bgc" and model.iterations == 8
     assert model.augmentation.p.item() == pytest.approx(0.2, abs=1e-6)
+
+
+def test_two_process_ddp_sums_the_sign_statistic_over_ranks_and_keeps_p_equal(tmp_path, tiny_dcgan_args):
+    result = run_cli(
+        "fit", *tiny_dcgan_args, "--trainer.devices", "2", "--trainer.max_steps", "16", "--model.augment", "ada",
+        "--model.ada_kimg", "1", "--trainer.callbacks+=tests.ada_ddp_probe.AdaProbe",
+        f"--trainer.callbacks.out_dir={tmp_path / 'probe'}", cwd=tmp_path, timeout=400,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    ranks = [torch.load(tmp_path / "probe" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 2  # adjustments after iterations 4 and 8
+    p = torch.tensor(0.0)
+    for update0, update1 in zip(*ranks, strict=True):
+        total, count = update0["local"] + update1["local"]
+        assert count == 2 * 4 * 32  # both ranks' real logits of the interval
+        assert update0["rt"] == update1["rt"] == total / count
+        p = (p + torch.sign(total / count - 0.6) * (64 * 4) / 1000).clamp(min=0)  # global batch 2 x 32
+        assert update0["p"] == update1["p"] == p

@@ -10,8 +10,8 @@
 - ``fixed``: the same pipeline with a constant p (ADA's ``--aug fixed``).
 - ``diffaugment``: DiffAugment (zoo/augment/diffaugment.py), no probability.
 
-p, the running sign sums and the last r_t are buffers: saved in checkpoints (a resume continues the same p) and
-kept on the device (no host sync per step).
+p, the running sign sums and the last r_t are saved in checkpoints (a resume continues the same p) and kept on the
+device (no host sync per step).
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ class AdaAugment(nn.Module):
         self.pipeline = AdaPipeline(pipe)
         self.adaptive, self.target, self.ada_kimg = adaptive, target, ada_kimg
         self.register_buffer("p", torch.tensor(float(p)))
-        self.register_buffer("signs", torch.zeros(2))  # sum of sign(D(x_real)), number of logits, since the update
         self.register_buffer("rt", torch.tensor(float("nan")))  # r_t of the latest adjustment (nan: none yet)
+        # this rank's sum of sign(D(x_real)) and number of logits since the last adjustment: not a buffer, which DDP
+        # would overwrite with rank 0's at every forward (broadcast_buffers); saved as extra state
+        self.signs = torch.zeros(2)
 
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return self.pipeline(images, self.p, generator)
@@ -51,6 +53,8 @@ class AdaAugment(nn.Module):
     def observe_real_logits(self, logits: Tensor) -> None:
         """Adds D's outputs on real images to the r_t statistic (on the device)."""
         if self.adaptive:
+            if self.signs.device != logits.device:
+                self.signs = self.signs.to(logits.device)
             self.signs[0] += logits.detach().sign().sum().float()
             self.signs[1] += logits.numel()
 
@@ -60,7 +64,7 @@ class AdaAugment(nn.Module):
         interval in which no real logit was observed leaves p as it is."""
         if not self.adaptive or iterations % ADA_INTERVAL:
             return
-        total, count = reduce_sum(self.signs.clone()).unbind()
+        total, count = reduce_sum(self.signs.to(self.p.device).clone()).unbind()
         rt = total / count.clamp(min=1)
         step = torch.sign(rt - self.target) * (global_batch * ADA_INTERVAL) / (self.ada_kimg * 1000)
         self.p.copy_(torch.where(count > 0, self.p + step, self.p).clamp(min=0))
@@ -69,6 +73,12 @@ class AdaAugment(nn.Module):
 
     def logs(self) -> dict[str, Tensor]:
         return {"augment/p": self.p, "augment/rt": self.rt} if self.adaptive else {"augment/p": self.p}
+
+    def get_extra_state(self) -> dict:
+        return {"signs": self.signs}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.signs = state["signs"].to(self.p.device)
 
 
 class DiffAugment(nn.Module):
