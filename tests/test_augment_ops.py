@@ -9,6 +9,7 @@ import torch
 from zoo.augment import AdaPipeline, AugmentParams, make_augmentation
 from zoo.augment.ada import color_matrix, geometric_matrix
 from zoo.augment.diffaugment import cutout, parse_policy, translation
+from zoo.augment.fir import SYM6, normalized_taps, upfirdn2d, upfirdn2d_by_convolution
 from zoo.errors import ZooError
 
 PIPE = AdaPipeline("bgcfnc")
@@ -125,3 +126,11 @@ def test_bad_augmentation_settings_are_refused_naming_the_fix():
         AdaPipeline("bgcf")(images(2, 3, 16, 16), 1.0)
     with pytest.raises(ZooError, match="unknown: zoom"):
         parse_policy("color,zoom")
+
+
+def test_fir_resampling_by_matrices_equals_the_step_by_step_convolutions():
+    x = images(2, 3, 20, 18)
+    taps = normalized_taps(SYM6)
+    for up, down, pad, flip, gain in ((2, 1, (6, 5, 6, 5), True, 2.0), (1, 2, (-1, -1, -1, -1), False, 1.0)):
+        by_matrices = upfirdn2d(x, taps, up, down, pad, flip, gain)
+        assert torch.allclose(by_matrices, upfirdn2d_by_convolution(x, taps, up, down, pad, flip, gain), atol=1e-6)

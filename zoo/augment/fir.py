@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 #: low-pass decomposition filters of the Symlet wavelets (PyWavelets' ``sym2`` / ``sym6`` dec_lo, reversed as
@@ -45,15 +46,36 @@ def axis_matrix(size: int, taps: Tensor, up: int = 1, down: int = 1, pad=(0, 0),
     return f[index.clamp(0, k - 1)] * ((index >= 0) & (index < k))
 
 
+#: the largest axis (after upsampling) filtered by matrix products; longer ones by depthwise convolutions
+MATRIX_MAX_SIZE = 256
+
+
 def upfirdn2d(x: Tensor, taps: Tensor, up: int = 1, down: int = 1, pad=(0, 0, 0, 0), flip: bool = True, gain=1.0):
     """(N, C, H, W) -> upsample by zero insertion, pad (x0, x1, y0, y1; negative crops), filter every channel
     with the separable 1-D ``taps`` (a true convolution when ``flip``, a correlation otherwise) times ``gain`` per
-    axis, downsample by keeping every ``down``-th pixel. Computed as one matrix product per axis (much faster
-    than depthwise convolutions on small images on CPUs, and in their backward pass)."""
+    axis, downsample by keeping every ``down``-th pixel. Small images go through one matrix product per axis (on
+    CPUs much faster than depthwise convolutions, whose backward pass is slow), large ones through convolutions."""
     taps = taps.to(x.device, x.dtype)
+    if max(x.shape[2:]) * up > MATRIX_MAX_SIZE:
+        return upfirdn2d_by_convolution(x, taps, up, down, pad, flip, gain)
     rows = axis_matrix(x.shape[2], taps, up, down, pad[2:], flip, gain)
     cols = axis_matrix(x.shape[3], taps, up, down, pad[:2], flip, gain)
     return rows @ x @ cols.t()
+
+
+def upfirdn2d_by_convolution(x: Tensor, taps: Tensor, up: int, down: int, pad, flip: bool, gain) -> Tensor:
+    """``upfirdn2d`` step by step, as NVlabs' ``_upfirdn2d_ref``: zero insertion, padding, one depthwise
+    convolution per axis, subsampling."""
+    n, c, h, w = x.shape
+    if up > 1:
+        x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
+    x0, x1, y0, y1 = pad
+    x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
+    x = x[:, :, max(-y0, 0) : x.shape[2] - max(-y1, 0), max(-x0, 0) : x.shape[3] - max(-x1, 0)]
+    f = (taps.flip(0) if flip else taps) * gain
+    x = F.conv2d(x, f.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    x = F.conv2d(x, f.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return x[:, :, ::down, ::down]
 
 
 def upsample2x(x: Tensor, taps: Tensor) -> Tensor:
