@@ -6,7 +6,9 @@
   interval) / (ada_kimg * 1000), with batch the global one, so p can move by 1 in ada_kimg thousand images; p >= 0.
   As NVlabs' training/training_loop.py ("Execute ADA heuristic") with training/loss.py reporting
   ``Loss/signs/real``: r_t is the mean sign of every real logit observed since the last adjustment, summed over
-  DDP ranks (so p stays equal on every rank); the reference clamps p below at 0 only, and so does this.
+  DDP ranks (so p stays equal on every rank); the reference clamps p below at 0 only, and so does this. The
+  statistic counts the real logits of every D loss (``GANModule.observe_real_logits``); the reference also counts
+  those of its separate R1 passes (Dreg, every 16th iteration), which the shared loop folds into the D loss.
 - ``fixed``: the same pipeline with a constant p (ADA's ``--aug fixed``).
 - ``diffaugment``: DiffAugment (zoo/augment/diffaugment.py), no probability.
 
