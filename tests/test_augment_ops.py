@@ -134,3 +134,15 @@ def test_fir_resampling_by_matrices_equals_the_step_by_step_convolutions():
     for up, down, pad, flip, gain in ((2, 1, (6, 5, 6, 5), True, 2.0), (1, 2, (-1, -1, -1, -1), False, 1.0)):
         by_matrices = upfirdn2d(x, taps, up, down, pad, flip, gain)
         assert torch.allclose(by_matrices, upfirdn2d_by_convolution(x, taps, up, down, pad, flip, gain), atol=1e-6)
+
+
+def test_augmentation_runs_in_float32_under_bf16_autocast():
+    augment = make_augmentation("fixed", 1.0, 0.6, 500, "bgc", "")
+    x = images(2, 3, 16, 16)
+    expected = augment(x, torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = augment(x.bfloat16(), torch.Generator().manual_seed(0))
+    assert out.dtype == torch.float32 and torch.allclose(
+        out, augment(x.bfloat16().float(), torch.Generator().manual_seed(0))
+    )
+    assert (out - expected).abs().max() < 0.05  # only the input's bf16 rounding
