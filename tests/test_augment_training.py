@@ -67,22 +67,15 @@ def test_entries_with_their_own_discriminate_refuse_augmentation():
         ACGAN(resolution=16, channels=1, num_classes=10, augment="ada")
 
 
-def test_cli_fit_with_ada_moves_p_by_the_formula_and_resume_continues_it(tmp_path, tiny_dcgan_args):
+def test_cli_fit_of_dcgan_with_ada_moves_p_by_the_formula(tmp_path, tiny_dcgan_args):
     # target 1.5 > any r_t: every update lowers p by batch 32 * interval 4 / (ada_kimg 1 * 1000) = 0.128
     ada = ["--model.augment", "ada", "--model.augment_p", "0.5", "--model.ada_target", "1.5", "--model.ada_kimg", "1"]
     fit = run_cli("fit", *tiny_dcgan_args, *ada, "--trainer.max_steps", "16", "--run_dir", "run", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr[-3000:]
-    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    model = load_gan(checkpoint)
+    model = load_gan(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert model.hparams.augment == "ada" and model.iterations == 8
     assert model.augmentation.p.item() == pytest.approx(0.5 - 2 * 0.128, abs=1e-6)
     assert -1 <= model.augmentation.rt <= 1
-    resume = run_cli(
-        "fit", *tiny_dcgan_args, "--trainer.max_steps", "24", "--ckpt_path", str(checkpoint), "--run_dir", "run",
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert resume.returncode == 0, resume.stderr[-3000:]
-    assert load_gan(checkpoint).augmentation.p.item() == pytest.approx(0.5 - 3 * 0.128, abs=1e-6)
 
 
 def test_cli_fit_of_a_tiny_stylegan2_with_ada_bgc(tmp_path):
