@@ -29,7 +29,7 @@ the random parameters in the reference's order (so one seeded generator gives th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -103,10 +103,6 @@ class AugmentParams:
     noise: Tensor | None = None
     cutout_size: Tensor | None = None
     cutout_center: Tensor | None = None
-
-    def as_dict(self) -> dict[str, Tensor]:
-        """The drawn parameters by name (fixtures store them so)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 GEOMETRIC = ("xflip", "rotate90", "xint", "scale", "rotate_pre", "aniso", "rotate_post", "xfrac")
