@@ -27,6 +27,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from zoo.augment import make_augmentation
 from zoo.errors import ZooError
 from zoo.objectives import make_objective
 from zoo.penalties import PenaltyInputs, configure_penalty
@@ -78,7 +79,7 @@ class GANModule(pl.LightningModule):
             "d_steps", "penalties", "r1_gamma", "gamma", "pl_weight", "pl_interval", "pl_decay", "style_mixing",
             "lambda_cycle", "lambda_identity", "lambda_cls", "lambda_rec", "lambda_categorical", "lambda_continuous",
             "lambda_k", "label_smoothing", "channels_last", "compile", "sample_noise_mode", "schedule", "num_fp16_res",
-            "low_precision", "nan_to_num_gradients",
+            "low_precision", "nan_to_num_gradients", "ada_target", "ada_kimg",
         }
     )  # fmt: skip
     #: whether training keeps the datamodule's labels although the entry has no classes (StarGAN's attributes)
@@ -106,6 +107,12 @@ class GANModule(pl.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         seed: int | None = None,
+        augment: str = "none",
+        augment_p: float = 0.0,
+        ada_target: float = 0.6,
+        ada_kimg: float = 500.0,
+        augment_pipe: str = "bgc",
+        diffaugment_policy: str = "color,translation,cutout",
     ):
         """
         Args:
@@ -137,6 +144,17 @@ class GANModule(pl.LightningModule):
                 names, checkpoints and the EMA copy stay as they are). Penalties that differentiate twice (R1, R2,
                 WGAN-GP, DRAGAN, path length) run both networks eagerly: compiled code has no double backward.
             seed: base seed of the latent noise (None: the run's seed_everything value).
+            augment: what every image D sees (real and fake, penalties included) goes through in training
+                (zoo/augment/): none; ada, StyleGAN2-ADA's adaptive augmentation (Karras et al. 2020, Sec. 3: the
+                pipeline ``augment_pipe`` with probability p, steered by r_t = E[sign(D(real))] toward
+                ``ada_target``); fixed, that pipeline at the constant p ``augment_p``; diffaugment, DiffAugment
+                (Zhao et al. 2020) with ``diffaugment_policy``.
+            augment_p: ada's initial p, fixed's constant p (0).
+            ada_target: ada's target for r_t (0.6, the paper's).
+            ada_kimg: ada's speed: p can change by 1 in this many thousand real images (500, the paper's).
+            augment_pipe: ada/fixed pipeline: blit, geom, color, filter, noise, cutout, bg, bgc (the paper's
+                default), bgcf, bgcfn, bgcfnc (StyleGAN2-ADA's train.py names).
+            diffaugment_policy: DiffAugment's transforms, comma-separated: color, translation, cutout.
         """
         super().__init__()
         if d_steps < 1:
@@ -150,6 +168,11 @@ class GANModule(pl.LightningModule):
         if lr_decay_kimg is not None and not 0 <= lr_decay_kimg[0] < lr_decay_kimg[1]:
             raise ZooError(f"lr_decay_kimg must be (start, end) with 0 <= start < end, got {lr_decay_kimg}")
         check_optimizer_settings({"g_lr": g_lr, "d_lr": d_lr}, {"g_betas": g_betas, "d_betas": d_betas}, grad_clip_norm)
+        if augment != "none" and type(self).discriminate is not GANModule.discriminate:
+            raise ZooError(
+                f"--model.augment {augment} needs the shared discriminate(); {type(self).__name__} has its own: "
+                "use --model.augment none"
+            )
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.latent_dim = latent_dim
@@ -157,6 +180,9 @@ class GANModule(pl.LightningModule):
         self.objective = make_objective(objective, **(objective_args or {})) if objective else None
         self.penalties = [configure_penalty(spec) for spec in penalties or []]
         self.packing = packing
+        self.augmentation = make_augmentation(
+            augment, augment_p, ada_target, ada_kimg, augment_pipe, diffaugment_policy
+        )
         self.images_seen = 0
         self.iterations = 0
         self.generator_steps = 0
@@ -222,7 +248,11 @@ class GANModule(pl.LightningModule):
         return net(z) if y is None else net(z, y)
 
     def discriminate(self, x: Tensor, y: Tensor | None) -> Tensor:
-        """Discriminator outputs, one per sample (one per pack of ``packing`` samples)."""
+        """Discriminator outputs, one per sample (one per pack of ``packing`` samples); in training, of the
+        augmented images (``augment``; a penalty's input gradient is then w.r.t. the un-augmented image, as in
+        NVlabs' ``run_D``)."""
+        if self.augmentation is not None and self.training:
+            x = self.augmentation(x, self._latent_rng)
         x = self.pack(x)
         return self.discriminator(x) if y is None else self.discriminator(x, y)
 
@@ -245,8 +275,15 @@ class GANModule(pl.LightningModule):
         """The loss D minimizes and the values to log. Entries add penalties here."""
         real_out = self.discriminate(real, y_real)
         fake_out = self.discriminate(fake, y_fake)
+        self.observe_real_logits(real_out)
         loss = self.objective.d_loss(real_out, fake_out)
         return loss, {"loss/d": loss, "d/real": real_out.mean(), "d/fake": fake_out.mean()}
+
+    def observe_real_logits(self, logits: Tensor) -> None:
+        """D's outputs on a real batch in a D update: ADA's overfitting statistic r_t (a no-op without ADA).
+        Entries with their own D loss call it on their real outputs."""
+        if self.augmentation is not None:
+            self.augmentation.observe_real_logits(logits)
 
     def generator_loss(self, fake: Tensor, y_fake: Tensor | None, real: Tensor, y_real: Tensor | None):
         """The loss G minimizes and the values to log."""
@@ -303,8 +340,13 @@ class GANModule(pl.LightningModule):
         self._record_nonfinite(losses)
         self.iterations += 1
         self.images_seen += n * self.trainer.world_size
+        if self.augmentation is not None:
+            reduce_sum = functools.partial(self.trainer.strategy.reduce, reduce_op="sum")
+            self.augmentation.end_iteration(self.iterations, n * self.trainer.world_size, reduce_sum)
         self.last_losses.update({k: logs[k].detach() for k in ("loss/d", "loss/g") if k in logs})
         if self.trainer._logger_connector.should_update_logs:
+            if self.augmentation is not None:
+                logs.update(self.augmentation.logs())
             logs = {k: v.detach() for k, v in logs.items()}
             self.log_dict({**logs, "kimg": self.images_seen / 1000}, batch_size=n)
 
