@@ -13,6 +13,7 @@ from tests.conftest import run_cli
 from tests.helpers import make_trainer, tiny_dcgan, tiny_digits
 from zoo.acgan import ACGAN
 from zoo.errors import ZooError
+from zoo.stylegan2 import StyleGAN2
 
 
 class MeanCritic(nn.Module):
@@ -82,7 +83,7 @@ def test_cli_fit_of_a_tiny_stylegan2_with_ada_bgc(tmp_path):
     # target -1.5 < any r_t: every update raises p by batch 8 * 4 / (0.32 * 1000) = 0.1
     fit = run_cli(
         "fit", "--model", "stylegan2", "--data", "digits", "--data.batch_size", "8", "--model.latent_dim", "8",
-        "--model.w_dim", "8", "--model.channel_base", "64", "--model.channel_max", "8", "--trainer.max_steps", "16",
+        "--model.w_dim", "8", "--model.channel_base", "64", "--model.channel_max", "8", "--trainer.max_kimg", "0.064",
         "--model.augment", "ada", "--model.ada_target", "-1.5", "--model.ada_kimg", "0.32",
         "--trainer.accelerator", "cpu", "--trainer.enable_model_summary", "false", "--run_dir", "run", cwd=tmp_path,
     )  # fmt: skip
@@ -90,6 +91,19 @@ def test_cli_fit_of_a_tiny_stylegan2_with_ada_bgc(tmp_path):
     model = load_gan(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert model.hparams.augment_pipe == "bgc" and model.iterations == 8
     assert model.augmentation.p.item() == pytest.approx(0.2, abs=1e-6)
+
+
+@pytest.mark.parametrize(("phase", "counted"), [("Dmain", 8), ("Dreg", 8), ("Dboth", 8)])
+def test_stylegan2_counts_the_real_logits_of_each_d_phase_once(phase, counted):
+    """NVlabs' loss.py reports the real logits' signs in Dmain, in Dreg's R1 pass and once in Dboth."""
+    model = StyleGAN2(
+        resolution=8, channels=1, latent_dim=8, w_dim=8, channel_base=32, channel_max=8, augment="ada"
+    )  # fmt: skip
+    model.train()
+    model._latent_rng = torch.Generator().manual_seed(0)
+    real, z = torch.rand(8, 1, 8, 8) * 2 - 1, torch.randn(8, 8)
+    model.phase_loss(phase, real, None, z, None, {})
+    assert model.augmentation.signs[1].item() == counted
 
 
 def test_two_process_ddp_sums_the_sign_statistic_over_ranks_and_keeps_p_equal(tmp_path, tiny_dcgan_args):

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from zoo.augment import make_augmentation
 from zoo.errors import ZooError
 from zoo.objectives import make_objective
-from zoo.penalties import PenaltyInputs, configure_penalty
+from zoo.penalties import Critic, PenaltyInputs, configure_penalty
 from zoo.seeding import iteration_seed, run_seed
 
 OPTIMIZERS = {
@@ -376,15 +376,18 @@ class GANModule(pl.LightningModule):
             y = torch.cat([y[:half], y[: n - half]])
         return y
 
-    def penalty_terms(self, player: str, step: int, real, y_real, fake, z, logs: dict) -> Tensor | float:
-        """The sum of ``player``'s configured penalties due at ``step`` (their lazy schedules), logged by name."""
+    def penalty_terms(
+        self, player: str, step: int, real, y_real, fake, z, logs: dict, critic: Critic | None = None
+    ) -> Tensor | float:
+        """The sum of ``player``'s configured penalties due at ``step`` (their lazy schedules), logged by name.
+        D's penalties differentiate ``critic`` (default: ``discriminate`` with the real labels)."""
         total = 0.0
         inputs = None
         for penalty in self.penalties:
             if penalty.player != player or not penalty.schedule.applies(step):
                 continue
             if inputs is None:
-                critic = functools.partial(self.discriminate, y=y_real)
+                critic = critic or functools.partial(self.discriminate, y=y_real)
                 inputs = PenaltyInputs(critic, real, fake, z, self.generator, self._latent_rng)
             with self.eager():
                 term = penalty(inputs)

@@ -4,6 +4,7 @@ Limited Data", arXiv 2006.06676, App. D, and its train.py)."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, replace
 
@@ -368,8 +369,16 @@ class StyleGAN2(GANModule):
             loss, d_logs = self.discriminator_loss(real, y_real, fake, y_fake)
             logs.update(d_logs)
         if regularize:
-            loss = loss + self.penalty_terms("d", self.iterations, real, y_real, None, z, logs)
+            # a Dreg phase's real logits also feed ADA's r_t, as the reference's R1 pass reports their signs
+            critic = None if main else functools.partial(self.observed_critic, y=y_real)
+            loss = loss + self.penalty_terms("d", self.iterations, real, y_real, None, z, logs, critic)
         return loss
+
+    def observed_critic(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """``discriminate`` whose outputs, D's on real images, are added to ADA's r_t (``observe_real_logits``)."""
+        logits = self.discriminate(x, y)
+        self.observe_real_logits(logits)
+        return logits
 
     def generator_inputs(self, real: Tensor, y_real: Tensor | None) -> tuple[Tensor, Tensor | None]:
         """Fresh latents; under the NVlabs schedule the labels of random images of the real batch (the dataset's
