@@ -188,6 +188,8 @@ def test_wrong_settings_name_the_fix():
         CycleGAN(objective="hinge")
     with pytest.raises(ZooError, match="lr_decay_epochs"):
         CycleGAN(lr_decay_kimg=(1, 2))
+    with pytest.raises(ZooError, match="cyclegan does not take --model.augment"):  # its Ds never see discriminate()
+        CycleGAN(augment="ada")
     with pytest.raises(ZooError, match="at least 24 px.*--model.d_layers"):
         CycleGAN(resolution=16)
     with pytest.raises(ZooError, match="multiple of 4"):

@@ -121,7 +121,14 @@ class CycleGAN(TranslationGAN):
         reject_knobs(
             "cyclegan",
             kwargs,
-            {"lr_decay_kimg": None, "d_steps": 1, "packing": 1, "num_classes": None, "penalties": None},
+            {
+                "lr_decay_kimg": None,
+                "d_steps": 1,
+                "packing": 1,
+                "num_classes": None,
+                "penalties": None,
+                "augment": "none",
+            },
             "it schedules the learning rate with --model.lr_decay_epochs and updates both players once per "
             "iteration on unpaired images, with its own losses",
         )
