@@ -26,6 +26,11 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``translation``: cyclegan and stargan on MNIST translation tasks with known answers (benchmarks/translation.py):
 
     python benchmarks/quality.py translation --root ../shared/data --record
+
+``semi_supervised``: Triple-GAN's classifier vs the same classifier alone, MNIST with 100 labels
+(benchmarks/semi_supervised.py):
+
+    python benchmarks/quality.py semi_supervised --root ../shared/data --record
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, stacked_mnist, translation
+from benchmarks import conditional, semi_supervised, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -340,9 +345,13 @@ def main() -> None:
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
+    semi_supervised.add_arguments(sub.add_parser("semi_supervised", help="Triple-GAN's classifier, 100 MNIST labels"))
     args = parser.parse_args()
     quiet_lightning()
-    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    delegated = {
+        "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation,
+        "semi_supervised": semi_supervised,
+    }  # fmt: skip
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
         return

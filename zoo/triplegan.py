@@ -280,11 +280,11 @@ class TripleGAN(GANModule):
 
     @property
     def pretraining(self) -> bool:
-        return self.images_seen < self.hparams.pretrain_kimg * 1000
+        return self.images_seen < round(self.hparams.pretrain_kimg * 1000)
 
     @property
     def pseudo_labelling(self) -> bool:
-        return self.images_seen >= self.hparams.pseudo_label_kimg * 1000
+        return self.images_seen >= round(self.hparams.pseudo_label_kimg * 1000)
 
     # ---------------------------------------------------------------------------------------- the game
 
