@@ -31,6 +31,11 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 (benchmarks/semi_supervised.py):
 
     python benchmarks/quality.py semi_supervised --root ../shared/data --record
+
+``infogan``: InfoGAN's categorical code as a digit classifier and its continuous codes on MNIST
+(benchmarks/infogan.py):
+
+    python benchmarks/quality.py infogan --root ../shared/data --record
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, semi_supervised, stacked_mnist, translation
+from benchmarks import conditional, infogan, semi_supervised, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -346,11 +351,12 @@ def main() -> None:
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
     semi_supervised.add_arguments(sub.add_parser("semi_supervised", help="Triple-GAN's classifier, 100 MNIST labels"))
+    infogan.add_arguments(sub.add_parser("infogan", help="InfoGAN's codes on MNIST: clustering accuracy, sweeps"))
     args = parser.parse_args()
     quiet_lightning()
     delegated = {
         "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation,
-        "semi_supervised": semi_supervised,
+        "semi_supervised": semi_supervised, "infogan": infogan,
     }  # fmt: skip
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
