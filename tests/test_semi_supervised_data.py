@@ -55,7 +55,7 @@ def test_batch_order_resumes_and_shards_over_ranks():
     assert whole[:4] != whole[4:]  # a new permutation every epoch
     rank0, rank1 = list(sampler(world=2)), list(sampler(rank=1, world=2))
     assert len(rank0) == 2 and [b[:10] for b in rank0] == [b[:10] for b in rank1]  # same labelled batches
-    assert not set(p for b in rank0 for p in b[10:]) & set(p for b in rank1 for p in b[10:])
+    assert not {p for b in rank0 for p in b[10:]} & {p for b in rank1 for p in b[10:]}
 
 
 def test_view_hides_the_labels_of_unlabelled_positions():

@@ -64,12 +64,12 @@ def test_discriminator_generator_and_classifier_adversarial_losses_by_hand():
     # -log sigmoid(0) = ln 2; -log(1 - sigmoid(ln 3)) = ln 4; -log(1 - sigmoid(-ln 3)) = ln(4/3)
     expected_d = LN2 + 0.5 * math.log(4) + 0.5 * math.log(4 / 3)
     assert discriminator_loss(real, generated, classified, alpha=0.5).item() == pytest.approx(expected_d)
-    # alpha = 1/4: p_g's pairs weigh 1/4, p_c's 3/4
-    expected_quarter = LN2 + 0.25 * math.log(4) + 0.75 * math.log(4 / 3)
+    # the paper's alpha weighs p_c's pairs: alpha = 1/4 gives p_c's 1/4, p_g's 3/4
+    expected_quarter = LN2 + 0.75 * math.log(4) + 0.25 * math.log(4 / 3)
     assert discriminator_loss(real, generated, classified, alpha=0.25).item() == pytest.approx(expected_quarter)
-    # G: alpha -log sigmoid(ln 3) = 0.5 ln(4/3)
-    assert generator_loss(generated, alpha=0.5).item() == pytest.approx(0.5 * math.log(4 / 3))
-    # C: (1 - alpha) mean(p_max * -log D): confidences 0.5 and 1.0, D logits 0 and ln 3
+    # G: (1 - alpha) -log sigmoid(ln 3) = 0.75 ln(4/3) at alpha 1/4
+    assert generator_loss(generated, alpha=0.25).item() == pytest.approx(0.75 * math.log(4 / 3))
+    # C: alpha mean(p_max * -log D): confidences 0.5 and 1.0, D logits 0 and ln 3
     confidence = torch.tensor([0.5, 1.0])
     value = classifier_adversarial_loss(torch.tensor([0.0, LN3]), confidence, alpha=0.5).item()
     assert value == pytest.approx(0.5 * (0.5 * LN2 + math.log(4 / 3)) / 2)
@@ -83,7 +83,7 @@ def test_classifier_adversarial_gradient_reaches_c_through_its_confidence_only()
     judged = torch.tensor([0.3])  # D's logit, computed without gradient
     classifier_adversarial_loss(judged, confidence, alpha=0.5).backward()
     p = probs.detach()[0]
-    scale = 0.5 * torch.nn.functional.softplus(-judged)  # (1 - alpha) * -log D
+    scale = 0.5 * torch.nn.functional.softplus(-judged)  # alpha * -log D
     expected = scale * p[0] * (torch.eye(3)[0] - p)  # dp_0/dlogits = p_0 (e_0 - p)
     assert torch.allclose(logits.grad[0], expected, atol=1e-6)
 

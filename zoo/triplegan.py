@@ -41,7 +41,7 @@ def classification_loss(
     weight_decay: float,
 ) -> dict[str, Tensor]:
     """C's own loss, the script's categorical_crossentropy_ssl_separated: the cross-entropy on labelled data R_L
-    (paper Eq. 5), plus ``entropy_weight`` times the mean entropy of C's predictions on unlabelled data, plus
+    (Sec. 3.2), plus ``entropy_weight`` times the mean entropy of C's predictions on unlabelled data, plus
     ``balance_weight`` times the cross-entropy of their batch mean against the uniform distribution, plus
     ``weight_decay`` times the sum of squares of the last layer's weights (lasagne's l2). Returns the terms, weighted,
     and their ``total``."""
@@ -62,26 +62,26 @@ def binary_cross_entropy(logits: Tensor, target: float) -> Tensor:
 
 
 def discriminator_loss(real: Tensor, generated: Tensor, classified: Tensor, alpha: float) -> Tensor:
-    """D's loss, the negated utility of Eq. 3 (Sec. 3.1): -E_p[log D(x, y)] - alpha E_pg[log(1 - D(G(z, y), y))]
-    - (1 - alpha) E_pc[log(1 - D(x, C(x)))], from D's logits on real, generated and classifier-labelled pairs."""
+    """D's loss, the negated utility U(C, G, D) of Sec. 3.1: -E_p[log D(x, y)] - alpha E_pc[log(1 - D(x, C(x)))]
+    - (1 - alpha) E_pg[log(1 - D(G(z, y), y))], from D's logits on real, generated and classifier-labelled pairs."""
     return (
         binary_cross_entropy(real, 1).mean()
-        + alpha * binary_cross_entropy(generated, 0).mean()
-        + (1 - alpha) * binary_cross_entropy(classified, 0).mean()
+        + (1 - alpha) * binary_cross_entropy(generated, 0).mean()
+        + alpha * binary_cross_entropy(classified, 0).mean()
     )
 
 
 def generator_loss(generated: Tensor, alpha: float) -> Tensor:
-    """G's loss: alpha E_pg[-log D(G(z, y), y)], the non-saturating form the script uses (gen_cost)."""
-    return alpha * binary_cross_entropy(generated, 1).mean()
+    """G's loss: (1 - alpha) E_pg[-log D(G(z, y), y)], the non-saturating form the script uses (gen_cost)."""
+    return (1 - alpha) * binary_cross_entropy(generated, 1).mean()
 
 
 def classifier_adversarial_loss(classified: Tensor, confidence: Tensor, alpha: float) -> Tensor:
-    """C's adversarial term with the script's argmax approximation: (1 - alpha) mean_x[p_c(y_hat | x) (-log D(x,
+    """C's adversarial term with the script's argmax approximation: alpha mean_x[p_c(y_hat | x) (-log D(x,
     y_hat))] with y_hat = argmax_y p_c(y | x). The gradient reaches C through its confidence p_c(y_hat | x) alone (the
     label is discrete), the score-function form of Sec. 3.2's gradient of E_pc[log(1 - D)]; the script trains C
     towards D's "real" target, as G."""
-    return (1 - alpha) * (confidence * binary_cross_entropy(classified, 1)).mean()
+    return alpha * (confidence * binary_cross_entropy(classified, 1)).mean()
 
 
 @torch.no_grad()
@@ -113,25 +113,25 @@ def classifier_error(net: nn.Module, images: Tensor, labels: Tensor, batch_size:
 
 class TripleGAN(GANModule):
     """Li 2017: three players. C, p_c(y | x), labels images; G, p_g(x | y), draws images of a class; D tells
-    pairs (x, y) of the data from pairs of p_c (alpha) and p_g (1 - alpha) (Eq. 3, alpha = 1/2). Semi-supervised:
-    the data is a few labelled and many unlabelled images (``--data.labelled 100``, datamodules/semi_supervised.py),
-    and C is the model that is evaluated: the test error of an exponential moving average of its weights (the
-    script's cla_param_avg: a <- a + 0.01 (p - a) after every C update, starting from zeros as it does; BN
-    statistics included), logged as ``triplegan/test_error`` at every epoch's end when the datamodule has a test
-    split (``evaluation_split``).
+    pairs (x, y) of the data from pairs of p_c (weight alpha) and p_g (1 - alpha) (Sec. 3.1, alpha = 1/2).
+    Semi-supervised: the data is a few labelled and many unlabelled images (``--data.labelled 100``,
+    datamodules/semi_supervised.py), and C is the model that is evaluated: the test error of an exponential moving
+    average of its weights (the script's cla_param_avg: a <- a + 0.01 (p - a) after every C update, starting from
+    zeros as it does; BN statistics included), logged as ``triplegan/test_error`` at every epoch's end when the
+    datamodule has a test split (``evaluation_split``).
 
     One iteration, as the script's loop: a D update, a G update, a C update, each on fresh draws of C's dropout,
     D's noise and z ~ U(0, 1) (``theano_rng.uniform``); G's batch is ``generated_batch`` images with the classes in
     equal numbers (200: 20 each). The batch's unlabelled images are split: the first ``classifier_unlabelled``
     (100) go to C and form D's classifier-labelled pairs (x, argmax C(x)); the others (400) join D's real pairs with
     C's argmax labels, beside ``discriminator_labelled`` (1) labelled pair per iteration, as the released script does
-    (``real_pairs: labelled``: the labelled pair alone, Eq. 3's p(x, y)).
+    (``real_pairs: labelled``: the labelled pair alone, Sec. 3.1's p(x, y)).
 
-    - D: ``discriminator_loss`` (Eq. 3 negated, with BCE);
-    - G: ``generator_loss``, alpha -log D;
+    - D: ``discriminator_loss`` (U(C, G, D) negated, with BCE);
+    - G: ``generator_loss``, (1 - alpha) -log D;
     - C: ``classifier_adversarial_loss`` (confidence-weighted) + ``classification_loss`` (cross-entropy R_L on the
       labelled batch, 0.3 x entropy and 1e-3 x balance on the unlabelled batch, 1e-4 x L2 on the last layer) + from
-      ``pseudo_label_kimg`` on, 0.1 x the pseudo-discriminative loss R_P = CE(C(G(z, y)), y) (Eq. 6).
+      ``pseudo_label_kimg`` on, 0.1 x the pseudo-discriminative loss R_P = CE(C(G(z, y)), y) (Sec. 3.2).
 
     Before the game, C is pretrained alone for ``pretrain_kimg`` (the script: 30 epochs when n <= 100 labels) on
     ``classification_loss`` with entropy and balance weights 0.3 and its own Adam (3e-4, betas 0.9, 0.999), the
@@ -205,9 +205,10 @@ class TripleGAN(GANModule):
             channels: image channels, linked from the datamodule.
             num_classes: classes, linked from the datamodule.
             latent_dim: dims of z ~ U(0, 1) (100).
-            alpha: weight of p_g's pairs in D's and G's terms, 1 - alpha of p_c's in D's and C's (Eq. 3: 1/2).
+            alpha: the paper's alpha: weight of p_c's pairs in D's and C's terms, 1 - alpha of p_g's in D's and G's
+                (Sec. 3.1; 1/2).
             real_pairs: D's real pairs: labelled_and_pseudo (the script: the labelled pairs and D's unlabelled
-                images with C's argmax labels) or labelled (the labelled pairs alone, Eq. 3).
+                images with C's argmax labels) or labelled (the labelled pairs alone, Sec. 3.1).
             g_hidden: units of G's two hidden layers (500).
             d_hidden: units of D's hidden layers (1000, 500, 250, 250, 250).
             c_widths: channels of C's five conv layers (32, 64, 64, 128, 128).
