@@ -215,6 +215,21 @@ def test_triplegan_needs_semi_supervised_batches():
         make_trainer(0, max_steps=3).fit(model, tiny_digits(batch_size=40))
 
 
+def test_the_average_classifiers_test_error_is_logged_at_epoch_end():
+    class DigitsWithTestSplit(type(tiny_digits())):
+        def evaluation_split(self):
+            return self.dataset.images[:50], self.dataset.labels[:50]
+
+    pl.seed_everything(0)
+    model = tiny_triplegan(pretrain_kimg=0.8)  # the first of the epoch's 2 iterations (800 unlabelled each)
+    data = DigitsWithTestSplit(resolution=16, batch_size=800, labelled=20, labelled_batch_size=20)
+    trainer = make_trainer(0, max_epochs=1, max_steps=-1)
+    trainer.fit(model, data)
+    assert (model.iterations, model.classifier_steps, model.generator_steps) == (2, 2, 1)
+    expected = classifier_error(model.classifier_average, *data.evaluation_split())
+    assert trainer.callback_metrics["triplegan/test_error"].item() == pytest.approx(expected.item())
+
+
 def test_cli_fit_on_semi_supervised_digits(tmp_path):
     result = run_cli(
         "fit", "--model", "triplegan", "--data", "digits", "--data.resolution", "16", "--data.batch_size", "40",

@@ -143,6 +143,8 @@ class TripleGAN(GANModule):
     recipe's ``--data.batch_size 500``); one of the script's epochs is 600 iterations = 300 kimg, one pretraining
     epoch 120 iterations = 60 kimg, so its schedule is: pretraining to 1,800 kimg, R_P from epoch 300 (91,500 kimg),
     decay from the end of epoch 300 (91,800 kimg), 1,000 epochs (301,800 kimg; configs/triplegan/mnist.yaml).
+    ``--trainer.max_steps`` counts optimizer steps: 1 per pretraining iteration, 3 per game iteration (1 with
+    ``classifier_only``).
 
     Networks (zoo/nets/triplegan.py): the script's MNIST nets, G 713,408 / D 1,564,011 / C 279,402 parameters at
     28 px (widths ``g_hidden``, ``d_hidden``, ``c_widths``). ``classifier_only``: the baseline, C trained on its
