@@ -154,6 +154,8 @@ def test_triplegan_refuses_what_it_cannot_train():
         TripleGAN(real_pairs="everything")
     with pytest.raises(ZooError, match=">= 16 px"):
         TripleGAN(resolution=8)
+    with pytest.raises(ZooError, match="--model.objective, --model.penalties and --model.d_steps"):
+        TripleGAN(objective="hinge")
 
 
 # ------------------------------------------------------------------------------------------------- training

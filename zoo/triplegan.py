@@ -199,6 +199,7 @@ class TripleGAN(GANModule):
         lr_decay_factor: float = 0.995,
         average_rate: float = 0.01,
         classifier_only: bool = False,
+        objective: str | None = None,
         **kwargs,
     ):
         """
@@ -239,6 +240,7 @@ class TripleGAN(GANModule):
             lr_decay_factor: the decay per period (0.995).
             average_rate: rate of C's weight average, a <- a + rate (p - a) (0.01).
             classifier_only: the baseline: C alone on its classification loss (class docstring).
+            objective: must stay null: the three players' losses are the script's (``discriminator_loss``, ...).
         """
         if num_classes is None:
             raise ZooError("triplegan needs labelled data: --data mnist (or digits) with --data.labelled N")
@@ -250,8 +252,12 @@ class TripleGAN(GANModule):
             raise ZooError(f"alpha must be in [0, 1], got {alpha}")
         if resolution < 16:
             raise ZooError(f"triplegan's classifier needs images of >= 16 px; set --data.resolution, got {resolution}")
-        kwargs.setdefault("objective", None)
-        super().__init__(latent_dim=latent_dim, num_classes=num_classes, g_lr=g_lr, d_lr=d_lr, **kwargs)
+        if objective is not None or kwargs.get("penalties") or kwargs.get("d_steps", 1) != 1:
+            raise ZooError(
+                "triplegan plays the script's three-player game (one D, G and C update per iteration): "
+                "--model.objective, --model.penalties and --model.d_steps do not apply to it"
+            )
+        super().__init__(latent_dim=latent_dim, num_classes=num_classes, g_lr=g_lr, d_lr=d_lr, objective=None, **kwargs)
         self.generator = TripleGANGenerator(latent_dim, num_classes, resolution, channels, g_hidden)
         self.discriminator = TripleGANDiscriminator(
             resolution, channels, num_classes, d_hidden, d_input_noise, d_hidden_noise
