@@ -30,6 +30,16 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``limited_data``: augment none vs ada on 1k MNIST digits (benchmarks/limited_data.py):
 
     python benchmarks/quality.py limited_data --root ../shared/data --entry dcgan --iterations 2000 --record
+
+``semi_supervised``: Triple-GAN's classifier vs the same classifier alone, MNIST with 100 labels
+(benchmarks/semi_supervised.py):
+
+    python benchmarks/quality.py semi_supervised --root ../shared/data --record
+
+``infogan``: InfoGAN's categorical code as a digit classifier and its continuous codes on MNIST
+(benchmarks/infogan.py):
+
+    python benchmarks/quality.py infogan --root ../shared/data --record
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, limited_data, stacked_mnist, translation
+from benchmarks import conditional, infogan, limited_data, semi_supervised, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -345,11 +355,14 @@ def main() -> None:
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
     limited_data.add_arguments(sub.add_parser("limited_data", help="augment none vs ada on 1k MNIST digits"))
+    semi_supervised.add_arguments(sub.add_parser("semi_supervised", help="Triple-GAN's classifier, 100 MNIST labels"))
+    infogan.add_arguments(sub.add_parser("infogan", help="InfoGAN's codes on MNIST: clustering accuracy, sweeps"))
     args = parser.parse_args()
     quiet_lightning()
     delegated = {
         "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation,
         "limited_data": limited_data,
+        "semi_supervised": semi_supervised, "infogan": infogan,
     }  # fmt: skip
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)

@@ -8,17 +8,49 @@ from torch import Tensor
 from torchvision.datasets import MNIST, FashionMNIST
 
 from datamodules.base import TensorImages, TorchvisionDataModule, check_files, resize_to_uint8
+from datamodules.semi_supervised import SemiSupervisedData
 
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-class IdxDataModule(TorchvisionDataModule):
+class IdxDataModule(SemiSupervisedData, TorchvisionDataModule):
     """28x28 grayscale images with 10 classes in the idx format, read by the torchvision class ``source``
-    from ``<root>/<source.__name__>/raw/`` (torchvision's layout), resized to ``resolution``."""
+    from ``<root>/<source.__name__>/raw/`` (torchvision's layout), resized to ``resolution``. With ``labelled``,
+    semi-supervised training batches (datamodules/semi_supervised.py), evaluated on the test split."""
 
     source: type[MNIST]  # MNIST or a subclass such as FashionMNIST; root holds <source.__name__>/raw/
     channels = 1
     num_classes = 10
+
+    def __init__(
+        self,
+        root: str = "data",
+        download: bool = False,
+        train: bool = True,
+        resolution: int = 32,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int | None = None,
+        labelled: int | None = None,
+        labelled_seed: int = 1,
+        labelled_batch_size: int = 100,
+    ):
+        """
+        Args:
+            labelled: keep the labels of this many training examples, balanced over the classes, and hide the
+                others (semi-supervised batches: ``labelled_batch_size`` labelled + ``batch_size`` unlabelled);
+                None: every label, plain batches.
+            labelled_seed: seed of the permutation that picks the labelled examples.
+            labelled_batch_size: labelled examples per batch (with ``labelled``).
+        """
+        super().__init__(root, download, train, resolution, batch_size, num_workers, seed)
+        self.init_semi_supervised(labelled, labelled_seed, labelled_batch_size)
+
+    def evaluation_split(self) -> tuple[Tensor, Tensor]:
+        """The test split's uint8 images at ``resolution`` and labels."""
+        test = type(self)(root=self.root, download=self.download, train=False, resolution=self.resolution)
+        test.setup()
+        return test.dataset.images, test.dataset.labels
 
     @property
     def layout(self) -> str:

@@ -79,7 +79,10 @@ def test_summary_is_one_screen_of_curated_options_with_parser_defaults_help_and_
     assert line_of("--model").split()[:2] == ["--model", "dcgan"]
     assert line_of("--data").split()[:2] == ["--data", "digits"]
     assert "  DCGAN's own options (--model.NAME): ndf=32, ngf=32" in lines
-    assert "  digits options (--data.NAME): resolution=16, seed=null" in lines
+    assert (
+        "  digits options (--data.NAME): resolution=16, seed=null, labelled=null, labelled_seed=1, "
+        "labelled_batch_size=100"
+    ) in lines
     recipe = text[text.index("configs/dcgan/digits.yaml sets: ") :].split(": ", 1)[1]
     assert " ".join(recipe.split()).split(", ") == [
         "trainer.max_epochs=120", "trainer.log_every_n_steps=10", "model.ngf=32", "model.ndf=32",

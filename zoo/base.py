@@ -358,8 +358,8 @@ class GANModule(pl.LightningModule):
 
     def start_iteration(self):
         """The start of every training iteration: reseeds the noise stream from (seed, rank, iteration), applies
-        the learning-rate decay, and returns the (D, G) optimizers."""
-        d_opt, g_opt = self.optimizers()
+        the learning-rate decay, and returns the (D, G) optimizers (the first two; an entry may add more)."""
+        d_opt, g_opt = self.optimizers()[:2]
         if (factor := self.lr_factor()) is not None:
             for opt, player in ((d_opt, "d"), (g_opt, "g")):
                 for group in opt.param_groups:

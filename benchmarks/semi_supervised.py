@@ -1,0 +1,188 @@
+"""Semi-supervised MNIST with 100 labels: does Triple-GAN's game make its classifier better than the same classifier
+trained without it?
+
+Two arms, each over ``--seeds`` (the run's seed and the labelled subset's seed alike): ``triplegan`` (zoo/triplegan.py
+with its defaults, the authors' nets and losses) and ``classifier_only`` (``--model.classifier_only``: the same C
+on its classification loss alone: cross-entropy on the 100 labels, entropy and balance on unlabelled images, L2;
+the same pretraining, batches, Adam and weight average). Each run pretrains C for ``--pretrain_iterations``, then
+plays ``--iterations`` iterations (C steps in both arms). The scored model is C's weight average, as the script
+evaluates it, on the 10,000 test digits at 28 px; the raw C's error is printed beside it. The average starts at
+zero, as the script's does, so it is usable only after a few hundred C updates (0.99^n of it is still missing after
+n): at the CPU budgets below, read the raw C's column.
+
+The script's budget (30 pretraining epochs + 1,000 epochs of 600 iterations, batches of 100 labelled + 500
+unlabelled) is days of CPU; ``--batch_size`` (unlabelled images per iteration: C's ``--classifier_unlabelled``,
+the rest D's) and the iteration counts scale it down, R_P (the pseudo-label term) starts after
+``--pseudo_label_fraction`` of the game (the script: epoch 300 of 1,000) and the learning-rate decay is off (the
+script starts it at epoch 300 too). Paper (Li et al. 2017, Table 1): 0.91% +- 0.58 over 10 runs at full budget.
+
+    python benchmarks/quality.py semi_supervised --root ../shared/data --pretrain_iterations 30 --iterations 30 \
+        --jobs 3 --block semi-supervised-mnist-test-sized --record
+    python benchmarks/quality.py semi_supervised --root ../shared/data --pretrain_iterations 30 --iterations 90 \
+        --jobs 6 --block semi-supervised-mnist-longer --record
+    python benchmarks/semi_supervised.py --root ../shared/data --seeds 0 --iterations 20
+
+``add_arguments`` and ``main_with`` let ``benchmarks/quality.py semi_supervised`` run it; ``--record`` writes the
+table into benchmarks/RESULTS.md (block ``--block``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.results import record_block
+from benchmarks.stacked_mnist import machine
+
+ARMS = ("triplegan", "classifier_only")
+PAPER = "0.91 +- 0.58 (Li et al. 2017, Table 1; 10 runs, 30 + 1,000 epochs)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", default="data", help="folder holding MNIST/raw/ (torchvision's layout)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=ARMS)
+    parser.add_argument("--labelled", type=int, default=100, help="labelled training digits (10 per class)")
+    parser.add_argument("--pretrain_iterations", type=int, default=50, help="C-only iterations first")
+    parser.add_argument("--iterations", type=int, default=100, help="iterations of the game after pretraining")
+    parser.add_argument("--batch_size", type=int, default=200, help="unlabelled images per iteration (script: 500)")
+    parser.add_argument("--classifier_unlabelled", type=int, default=100, help="of which C's (script: 100)")
+    parser.add_argument("--generated_batch", type=int, default=100, help="G's images per update (script: 200)")
+    parser.add_argument("--pseudo_label_fraction", type=float, default=0.3, help="R_P on after this part of the game")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, one process and one thread each")
+    parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    parser.add_argument("--block", default="semi-supervised-mnist", help="the RESULTS.md block it replaces")
+
+
+def train_and_score(arm: str, seed: int, args: argparse.Namespace) -> dict:
+    """One run of ``arm`` with ``seed``: C's average's and C's test errors, and the seconds it trained."""
+    import logging
+
+    import pytorch_lightning as pl
+
+    from datamodules.mnist import MNISTDataModule
+    from zoo.triplegan import TripleGAN, classifier_error
+
+    torch.set_num_threads(1)
+    logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    pl.seed_everything(seed, verbose=False)
+    kimg_per_iteration = args.batch_size / 1000
+    pseudo_start = args.pretrain_iterations + args.pseudo_label_fraction * args.iterations
+    model = TripleGAN(
+        resolution=28, channels=1, num_classes=10, seed=seed, classifier_only=arm == "classifier_only",
+        generated_batch=args.generated_batch, classifier_unlabelled=args.classifier_unlabelled,
+        pretrain_kimg=args.pretrain_iterations * kimg_per_iteration,
+        pseudo_label_kimg=pseudo_start * kimg_per_iteration, lr_decay_start_kimg=None,
+    )  # fmt: skip
+    data = MNISTDataModule(
+        root=args.root, resolution=28, batch_size=args.batch_size, seed=seed, labelled=args.labelled,
+        labelled_seed=seed, labelled_batch_size=min(100, args.labelled),
+    )  # fmt: skip
+    steps_per_iteration = 1 if arm == "classifier_only" else 3
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_steps=args.pretrain_iterations + steps_per_iteration * args.iterations,
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        use_distributed_sampler=False,
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model, data)
+    train_s = time.perf_counter() - start
+    images, labels = data.evaluation_split()
+    result = {
+        "arm": arm,
+        "seed": seed,
+        "iterations": model.iterations,
+        "average_error": classifier_error(model.classifier_average, images, labels).item(),
+        "classifier_error": classifier_error(model.classifier, images, labels).item(),
+        "train_s": train_s,
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def run(args: argparse.Namespace) -> dict:
+    started = time.perf_counter()
+    tasks = [(arm, seed, args) for arm in args.arms for seed in args.seeds]
+    if args.jobs == 1:
+        runs = [train_and_score(*task) for task in tasks]
+    else:
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            runs = list(pool.map(train_and_score, *zip(*tasks)))
+    torch.set_num_threads(1)
+    return {"machine": machine("cpu"), "runs": runs, "total_s": time.perf_counter() - started}
+
+
+def mean_std(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{100 * statistics.mean(values):.2f} +- {100 * spread:.2f}"
+
+
+def table(r: dict, args: argparse.Namespace) -> str:
+    command = (
+        f"python benchmarks/quality.py semi_supervised --root {args.root} --seeds {' '.join(map(str, args.seeds))} "
+        f"--labelled {args.labelled} --pretrain_iterations {args.pretrain_iterations} --iterations {args.iterations} "
+        f"--batch_size {args.batch_size} --classifier_unlabelled {args.classifier_unlabelled} --generated_batch "
+        f"{args.generated_batch} --pseudo_label_fraction {args.pseudo_label_fraction} --jobs {args.jobs} "
+        f"--block {args.block} --record"
+    )
+    d_unlabelled = args.batch_size - args.classifier_unlabelled
+    protocol = (
+        f"Protocol: MNIST at 28 px, {args.labelled} labels ({args.labelled // 10} per class, the subset seeded by the "
+        f"run's seed), the authors' nets and losses (zoo/triplegan.py); C pretrains alone for "
+        f"{args.pretrain_iterations} iterations, then {args.iterations} iterations of the game; per iteration "
+        f"{min(100, args.labelled)} labelled + {args.batch_size} unlabelled images (C {args.classifier_unlabelled}, "
+        f"D {d_unlabelled}) and G {args.generated_batch} images; R_P from {100 * args.pseudo_label_fraction:.0f}% "
+        "of the game, no lr decay. classifier_only: the same C, losses without D and G, same batches, Adam, "
+        "average. Error: C's weight average (a <- a + 0.01 (p - a), as the script evaluates) on the 10,000 test "
+        f"digits; mean +- std over seeds {', '.join(map(str, args.seeds))}. Paper: {PAPER}; its budget is "
+        f"{(30 * 120 + 1000 * 600):,} iterations of 100 + 500 images, this one "
+        f"{args.pretrain_iterations + args.iterations}."
+    )
+    header = [
+        "| arm | runs | test error % (C's average) | test error % (C) | train min / run |",
+        "|---|---|---|---|---|",
+    ]
+    rows = []
+    for arm in args.arms:
+        runs = [x for x in r["runs"] if x["arm"] == arm]
+        minutes = statistics.mean(x["train_s"] for x in runs) / 60
+        rows.append(
+            f"| {arm} | {len(runs)} | {mean_std([x['average_error'] for x in runs])} | "
+            f"{mean_std([x['classifier_error'] for x in runs])} | {minutes:.1f} |"
+        )
+    per_run = ", ".join(f"{x['arm']} seed {x['seed']}: {100 * x['average_error']:.2f}" for x in r["runs"])
+    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
+    return "\n".join([timing, "", protocol, "", *header, *rows, "", f"Per run (C's average, %): {per_run}."])
+
+
+def main_with(args: argparse.Namespace) -> None:
+    """Runs the benchmark for parsed ``add_arguments`` options, prints the table and records it with --record."""
+    result = run(args)
+    text = table(result, args)
+    print(text)
+    if args.record:
+        title = f"Semi-supervised MNIST, {args.labelled} labels: Triple-GAN vs its classifier alone"
+        record_block(args.block, title, text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    main_with(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
