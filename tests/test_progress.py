@@ -4,7 +4,6 @@ read once per refresh, and prints slow plain lines when the output is not a term
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import re
@@ -170,7 +169,7 @@ def test_a_signal_leaves_the_bar_where_the_run_stopped(capsys):
 
 def shared_loop_steps(d_steps: int):
     """``GANModule.optimizer_steps`` of the shared loop with ``d_steps``."""
-    return functools.partial(GANModule.optimizer_steps, SimpleNamespace(hparams=SimpleNamespace(d_steps=d_steps)))
+    return GANModule(d_steps=d_steps).optimizer_steps
 
 
 def test_iterations_for_steps_counts_d_and_g_steps():
@@ -180,6 +179,21 @@ def test_iterations_for_steps_counts_d_and_g_steps():
     assert iterations_for_steps(3, 4, shared_loop_steps(2)) == 2  # from iteration 4 with d_steps 2: D, D+G
     assert iterations_for_steps(-2, 3, shared_loop_steps(1)) == 0
     assert iterations_for_steps(7, 0, lambda start, n: 3 * n) == 3  # three optimizer steps every iteration
+
+
+class OwnTrainingStep(GANModule):
+    """An entry with its own iteration (three optimizer steps, say)."""
+
+    def training_step(self, batch, batch_idx):
+        raise NotImplementedError
+
+
+def test_an_entry_with_its_own_training_step_is_estimated_from_its_steps_per_iteration_so_far():
+    model = OwnTrainingStep()
+    model.trainer = SimpleNamespace(global_step=0)
+    assert model.optimizer_steps(0, 5) == 10  # before the first iteration: D + G
+    model.trainer, model.iterations = SimpleNamespace(global_step=21), 7
+    assert model.optimizer_steps(7, 5) == 15 and iterations_for_steps(16, 7, model.optimizer_steps) == 6
 
 
 def test_a_batch_size_change_keeps_the_end_in_kimg_and_moves_the_iteration_count():

@@ -154,8 +154,10 @@ def test_triplegan_refuses_what_it_cannot_train():
         TripleGAN(real_pairs="everything")
     with pytest.raises(ZooError, match=">= 16 px"):
         TripleGAN(resolution=8)
-    with pytest.raises(ZooError, match="--model.objective, --model.penalties and --model.d_steps"):
+    with pytest.raises(ZooError, match="--model.objective, --model.penalties, --model.d_steps and --model.augment"):
         TripleGAN(objective="hinge")
+    with pytest.raises(ZooError, match="--model.augment do not apply"):  # D is called on its pairs directly
+        TripleGAN(augment="ada")
 
 
 # ------------------------------------------------------------------------------------------------- training

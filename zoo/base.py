@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from collections.abc import Iterator
 
 import pytorch_lightning as pl
@@ -426,8 +427,11 @@ class GANModule(pl.LightningModule):
     def optimizer_steps(self, iteration: int, n: int) -> int:
         """The optimizer steps (what ``trainer.global_step`` and ``--trainer.max_steps`` count) of the ``n``
         iterations from ``iteration`` on: one D step each and one G step every ``d_steps``-th (``training_step``).
-        Entries whose iteration steps otherwise override it; the progress bar turns ``max_steps`` into iterations
-        with it."""
+        The progress bar turns ``max_steps`` into iterations with it. An entry with its own training step gets the
+        steps per iteration of its run so far (2 before its first iteration), unless it overrides this exactly."""
+        if type(self).training_step is not GANModule.training_step:
+            rate = self.trainer.global_step / self.iterations if self.iterations else 2.0
+            return math.ceil(n * rate)
         d_steps = self.hparams.d_steps
         return n + (iteration + n) // d_steps - iteration // d_steps
 

@@ -252,10 +252,16 @@ class TripleGAN(GANModule):
             raise ZooError(f"alpha must be in [0, 1], got {alpha}")
         if resolution < 16:
             raise ZooError(f"triplegan's classifier needs images of >= 16 px; set --data.resolution, got {resolution}")
-        if objective is not None or kwargs.get("penalties") or kwargs.get("d_steps", 1) != 1:
+        if (
+            objective is not None
+            or kwargs.get("penalties")
+            or kwargs.get("d_steps", 1) != 1
+            or kwargs.get("augment", "none") != "none"
+        ):
             raise ZooError(
-                "triplegan plays the script's three-player game (one D, G and C update per iteration): "
-                "--model.objective, --model.penalties and --model.d_steps do not apply to it"
+                "triplegan plays the script's three-player game (one D, G and C update per iteration, D called on "
+                "its own pairs): --model.objective, --model.penalties, --model.d_steps and --model.augment do not "
+                "apply to it"
             )
         super().__init__(latent_dim=latent_dim, num_classes=num_classes, g_lr=g_lr, d_lr=d_lr, objective=None, **kwargs)
         self.generator = TripleGANGenerator(latent_dim, num_classes, resolution, channels, g_hidden)
