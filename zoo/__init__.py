@@ -32,6 +32,8 @@ MODELS = {
     "stylegan2": "zoo.stylegan2:StyleGAN2",
     "cyclegan": "zoo.cyclegan:CycleGAN",
     "stargan": "zoo.stargan:StarGAN",
+    "lapgan": "zoo.lapgan:LAPGAN",
+    "cocogan": "zoo.cocogan:COCOGAN",
 }
 
 #: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
@@ -59,6 +61,8 @@ SUMMARIES = {
     "stylegan2": "Karras 2020: modulated convolutions, skip G, residual D, lazy R1 and path length regularization.",
     "cyclegan": "Zhu 2017: translators A->B and B->A, 70x70 PatchGANs, least squares, cycle and identity losses.",
     "stargan": "Choi 2018: one translator G(x, c) for every target domain, PatchGAN critic with a domain classifier.",
+    "lapgan": "Denton 2015: a Laplacian pyramid of class-conditional GANs, each level drawing the band-pass image.",
+    "cocogan": "Lin 2019: G draws micro patches at coordinates, D judges macro patches and regresses their position.",
 }
 
 
