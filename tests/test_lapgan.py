@@ -49,9 +49,8 @@ def test_parameter_counts_are_eyescreams():
     assert_counts("eyescream classcond MLP", *base, (89_475_072, 7_496_001), code="train_cifar_classcond.lua")
     # train_cifar_coarse_to_fine_classcond.lua (16 -> 32, 64 planes): G 11264 (class plane) + 15744 + 200768 + 4803;
     # D 11264 + 6464 + 102464 + 9217 (the 12x12x64 map to one logit)
-    assert_counts(
-        "eyescream classcond coarse-to-fine", *level, (232_579, 129_409), code="train_cifar_coarse_to_fine_classcond.lua"
-    )
+    script = "train_cifar_coarse_to_fine_classcond.lua"
+    assert_counts("eyescream classcond coarse-to-fine", *level, (232_579, 129_409), code=script)
 
 
 def test_sampling_goes_down_the_pyramid():
@@ -108,7 +107,7 @@ def test_sgd_schedule_follows_eyescream_per_epoch():
     [
         ({"resolution": 24}, "resolution = base_resolution * 2^k"),
         ({"num_classes": None}, "lapgan is class-conditional"),
-        ({"penalties": [{"name": "gp"}]}, "penalties, compile and grad_clip_norm are not supported"),
+        ({"penalties": [{"name": "gp"}]}, "penalties, compile and grad_clip_norm are unsupported"),
     ],
 )
 def test_bad_settings_name_the_fix(kwargs, phrase):

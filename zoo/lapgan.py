@@ -103,7 +103,7 @@ class LAPGAN(GANModule):
                 f"{base_resolution}; set --data.resolution or --model.base_resolution"
             )
         if kwargs.get("penalties") or kwargs.get("compile") or kwargs.get("grad_clip_norm") is not None:
-            raise ZooError("lapgan trains its levels one by one: penalties, compile and grad_clip_norm are not supported")
+            raise ZooError("lapgan trains its levels one by one: penalties, compile and grad_clip_norm are unsupported")
         if not 0 <= momentum <= momentum_max < 1:
             raise ZooError(f"lapgan needs 0 <= momentum <= momentum_max < 1, got {momentum} and {momentum_max}")
         if lr_epoch_divisor < 1:

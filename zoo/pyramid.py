@@ -14,6 +14,8 @@ pixels when it grows (source position i * (n_src - 1) / (n_dst - 1): ``align_cor
 
 from __future__ import annotations
 
+import itertools
+
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -40,7 +42,7 @@ def laplacian_pyramid(image: Tensor, levels: int) -> list[Tensor]:
     """[h_0, ..., h_{levels-2}, I_{levels-1}]: the band-pass images h_k = I_k - u(I_{k+1}), finest first, then
     the low-pass residual (Eq. 3)."""
     gaussian = gaussian_pyramid(image, levels)
-    bands = [fine - upsample(coarse) for fine, coarse in zip(gaussian[:-1], gaussian[1:])]
+    bands = [fine - upsample(coarse) for fine, coarse in itertools.pairwise(gaussian)]
     return [*bands, gaussian[-1]]
 
 
