@@ -26,6 +26,12 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``translation``: cyclegan and stargan on MNIST translation tasks with known answers (benchmarks/translation.py):
 
     python benchmarks/quality.py translation --root ../shared/data --record
+
+``lapgan`` and ``cocogan``: LAPGAN vs a single-scale GAN of equal time, COCO-GAN's parts and wholes, on MNIST
+(benchmarks/lapgan.py, benchmarks/cocogan.py):
+
+    python benchmarks/quality.py lapgan --root ../shared/data --minutes 5 --record
+    python benchmarks/quality.py cocogan --root ../shared/data --minutes 5 --record
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, stacked_mnist, translation
+from benchmarks import cocogan, conditional, lapgan, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -340,9 +346,12 @@ def main() -> None:
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
+    lapgan.add_arguments(sub.add_parser("lapgan", help="LAPGAN vs a single-scale GAN of equal time on MNIST"))
+    cocogan.add_arguments(sub.add_parser("cocogan", help="COCO-GAN's coordinates, seams and recognisability on MNIST"))
     args = parser.parse_args()
     quiet_lightning()
     delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    delegated.update(lapgan=lapgan, cocogan=cocogan)
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
         return

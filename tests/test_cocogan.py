@@ -191,3 +191,12 @@ def test_fit_and_sample_full_and_extrapolated_images(tmp_path, monkeypatch, caps
     assert cli.main([*argv, "--extrapolate", "1"]) == 0, capsys.readouterr().err
     assert Image.open(out / "grid.png").size == grid_size(2, 2, px=32)
     assert Image.open(out / "extrapolation.png").size == grid_size(2, 2, px=48)  # one 8 px patch past every side
+
+
+def test_seam_score_by_hand():
+    from benchmarks.cocogan import seam_score
+
+    columns = torch.arange(16.0).expand(1, 1, 16, 16)
+    assert seam_score(columns) == pytest.approx(1.0)  # a ramp: borders look like any other column pair
+    # +3 at the border column: across pairs are (16 x 4 + 16 x 0) / 32 = 2, inside pairs (224 x 1 + 224 x 0) / 448
+    assert seam_score(columns + 3 * (columns >= 8)) == pytest.approx(4.0)
