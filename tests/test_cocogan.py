@@ -200,3 +200,11 @@ def test_seam_score_by_hand():
     assert seam_score(columns) == pytest.approx(1.0)  # a ramp: borders look like any other column pair
     # +3 at the border column: across pairs are (16 x 4 + 16 x 0) / 32 = 2, inside pairs (224 x 1 + 224 x 0) / 448
     assert seam_score(columns + 3 * (columns >= 8)) == pytest.approx(4.0)
+
+
+def test_celeba_crop_box_outside_the_image_names_the_fix(tmp_path):
+    from datamodules.celeba import CelebADataModule
+
+    assert CelebADataModule(str(tmp_path), crop_box=(50, 25, 128)).crop == (50, 25, 128)
+    with pytest.raises(ZooError, match="must lie inside the 178x218 aligned images"):
+        CelebADataModule(str(tmp_path), crop_box=(100, 25, 128))
