@@ -54,8 +54,6 @@ class COCOGAN(GANModule):
     interpolates has no projection term (the reference calls D with no coordinate there).
     """
 
-    default_data = "mnist"
-
     def __init__(
         self,
         resolution: int = 64,
