@@ -5,6 +5,7 @@ optimizers' parameter sets, a CLI fit and `sample` with full and extrapolated im
 import itertools
 import math
 
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -168,7 +169,7 @@ def test_bad_geometry_names_the_fix():
 def test_coco_gans_celeba_face_box():
     pixels = torch.arange(218 * 178).view(218, 178) % 251
     image = Image.fromarray(pixels.to(torch.uint8).numpy())
-    box = torch.as_tensor(list(center_square(image, (50, 25, 128)).getdata())).view(128, 128)
+    box = torch.as_tensor(np.asarray(center_square(image, (50, 25, 128))))
     assert torch.equal(box, pixels[50:178, 25:153])
 
 
@@ -208,3 +209,14 @@ def test_celeba_crop_box_outside_the_image_names_the_fix(tmp_path):
     assert CelebADataModule(str(tmp_path), crop_box=(50, 25, 128)).crop == (50, 25, 128)
     with pytest.raises(ZooError, match="must lie inside the 178x218 aligned images"):
         CelebADataModule(str(tmp_path), crop_box=(100, 25, 128))
+
+
+def test_lsun_stretch_keeps_the_whole_image():
+    from datamodules.lsun import LSUNDataModule
+
+    image = Image.new("L", (40, 20))
+    image.paste(255, (0, 0, 10, 20))  # the left quarter white: a central crop would cut it off
+    square = center_square(image, LSUNDataModule("/nonexistent", stretch=True).crop)
+    assert square.size == (20, 20)
+    pixels = torch.as_tensor(np.asarray(square))
+    assert pixels[:, :4].min() >= 240 and pixels[:, 6:].max() <= 2  # the white quarter is the left quarter still
