@@ -169,7 +169,7 @@ def test_bad_geometry_names_the_fix():
 def test_coco_gans_celeba_face_box():
     pixels = torch.arange(218 * 178).view(218, 178) % 251
     image = Image.fromarray(pixels.to(torch.uint8).numpy())
-    box = torch.as_tensor(np.asarray(center_square(image, (50, 25, 128))))
+    box = torch.from_numpy(np.array(center_square(image, (50, 25, 128))))
     assert torch.equal(box, pixels[50:178, 25:153])
 
 
@@ -218,5 +218,5 @@ def test_lsun_stretch_keeps_the_whole_image():
     image.paste(255, (0, 0, 10, 20))  # the left quarter white: a central crop would cut it off
     square = center_square(image, LSUNDataModule("/nonexistent", stretch=True).crop)
     assert square.size == (20, 20)
-    pixels = torch.as_tensor(np.asarray(square))
+    pixels = torch.from_numpy(np.array(square))
     assert pixels[:, :4].min() >= 240 and pixels[:, 6:].max() <= 2  # the white quarter is the left quarter still
