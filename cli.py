@@ -402,6 +402,11 @@ def sample_command(argv: list[str]) -> int:
     parser.add_argument(
         "--labels", default=None, metavar="FILE.npy", help="with --latents: one int class per latent (conditional)"
     )
+    parser.add_argument(
+        "--extrapolate", type=int, default=None, metavar="STEPS",
+        help="cocogan: write extrapolation.png, --num_samples images drawn STEPS micro patches past every side of "
+        "the image (COCO-GAN's beyond-boundary generation)",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -470,6 +475,10 @@ def sample_command(argv: list[str]) -> int:
         values = infogan_sampling.default_values(model, args.vary_code)
         sweep = infogan_sampling.vary_code(model, args.vary_code, values, args.strips, seed)
         pictures[f"code-{args.vary_code}.png"] = (sweep, len(values))
+    if args.extrapolate is not None:
+        if not hasattr(model, "extrapolate"):
+            raise ZooError(f"--extrapolate needs a cocogan checkpoint; {type(model).__name__} draws whole images")
+        pictures["extrapolation.png"] = (model.extrapolate(args.num_samples, args.extrapolate, seed).cpu(), args.nrow)
     for name, (samples, nrow) in pictures.items():
         if name != "grid.png" and samples.dim() != 4:
             raise ZooError(f"{name} shows rows of images; this model generates points, use the grid")

@@ -40,6 +40,12 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 (benchmarks/infogan.py):
 
     python benchmarks/quality.py infogan --root ../shared/data --record
+
+``lapgan`` and ``cocogan``: LAPGAN vs a single-scale GAN of equal time, COCO-GAN's parts and wholes, on MNIST
+(benchmarks/lapgan.py, benchmarks/cocogan.py):
+
+    python benchmarks/quality.py lapgan --root ../shared/data --minutes 5 --record
+    python benchmarks/quality.py cocogan --root ../shared/data --minutes 5 --record
 """
 
 from __future__ import annotations
@@ -62,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, infogan, limited_data, semi_supervised, stacked_mnist, translation
+from benchmarks import cocogan, conditional, infogan, lapgan, limited_data, semi_supervised, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -364,6 +370,12 @@ def main() -> None:
         "limited_data": limited_data,
         "semi_supervised": semi_supervised, "infogan": infogan,
     }  # fmt: skip
+    lapgan.add_arguments(sub.add_parser("lapgan", help="LAPGAN vs a single-scale GAN of equal time on MNIST"))
+    cocogan.add_arguments(sub.add_parser("cocogan", help="COCO-GAN's coordinates, seams and recognisability on MNIST"))
+    args = parser.parse_args()
+    quiet_lightning()
+    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    delegated.update(lapgan=lapgan, cocogan=cocogan)
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
         return

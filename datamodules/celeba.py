@@ -58,6 +58,7 @@ class CelebADataModule(ImageDataModule):
         attributes: bool | list[str] = False,
         download: bool = False,
         resolution: int = 64,
+        crop_box: tuple[int, int, int] | None = None,
         **kwargs,
     ):
         """
@@ -70,6 +71,8 @@ class CelebADataModule(ImageDataModule):
                 after setup) instead of none; a list of attribute names keeps only those, in that order (StarGAN:
                 [Black_Hair, Blond_Hair, Brown_Hair, Male, Young]).
             download: fetch CelebA into root/celeba with torchvision (from Google Drive; needs gdown).
+            crop_box: (top, left, side) of the square cut instead of the central ``crop``; COCO-GAN's face box is
+                [50, 25, 128], rows 50:178 and columns 25:153 (hubert0527/COCO-GAN, img_utils.py ``get_celeba_image``).
             **kwargs: batch_size, num_workers, hflip, cache, cache_dir, seed (see ImageDataModule).
         """
         super().__init__(root, resolution=resolution, **kwargs)
@@ -78,6 +81,11 @@ class CelebADataModule(ImageDataModule):
         if not 0 < crop <= ALIGNED_WIDTH:
             raise ZooError(f"crop must be in 1..{ALIGNED_WIDTH} (the aligned images are 178x218 px), got {crop}")
         self.split, self.crop, self.attributes, self.download = split, crop, attributes, download
+        if crop_box is not None:
+            top, left, side = crop_box
+            if not (side > 0 and 0 <= top and 0 <= left and left + side <= ALIGNED_WIDTH and top + side <= 218):
+                raise ZooError(f"crop_box (top, left, side) must lie inside the 178x218 aligned images, got {crop_box}")
+            self.crop = (top, left, side)
         self.attribute_names: list[str] | None = None
         self.domains = list(attributes) if isinstance(attributes, (list, tuple)) else None
 

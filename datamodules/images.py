@@ -140,9 +140,17 @@ def image_size(source: ImageSource, i: int = 0) -> tuple[int, int]:
         return image.size
 
 
-def center_square(image: Image.Image, crop: int | None = None) -> Image.Image:
-    """The central ``crop`` x ``crop`` region (CelebA's 178/140 crops), or the largest central
-    square when ``crop`` is None (non-square images are center-cropped)."""
+def center_square(image: Image.Image, crop: int | tuple[int, int, int] | str | None = None) -> Image.Image:
+    """The central ``crop`` x ``crop`` region (CelebA's 178/140 crops), the square (top, left, side) when ``crop``
+    is a triple (COCO-GAN's CelebA face box), the whole image resized to a square of its shorter side when ``crop``
+    is "stretch" (aspect not kept: COCO-GAN's LSUN), or the largest central square when ``crop`` is None
+    (non-square images are center-cropped)."""
+    if crop == "stretch":
+        side = min(image.size)
+        return image.resize((side, side), Image.LANCZOS)
+    if isinstance(crop, (tuple, list)):
+        top, left, side = crop
+        return image.crop((left, top, left + side, top + side))
     w, h = image.size
     side = min(w, h) if crop is None else min(crop, w, h)
     left, top = (w - side) // 2, (h - side) // 2

@@ -119,7 +119,14 @@ class LSUNDataModule(ImageDataModule):
     download.py unpacks them), center-cropped to a square and resized. Several categories are read at
     once with the category's index in ``categories`` as the label."""
 
-    def __init__(self, root: str, categories: Sequence[str] = ("bedroom",), split: str = "train", **kwargs):
+    def __init__(
+        self,
+        root: str,
+        categories: Sequence[str] = ("bedroom",),
+        split: str = "train",
+        stretch: bool = False,
+        **kwargs,
+    ):
         """
         Args:
             root: the folder holding the unzipped ``<category>_<split>_lmdb`` folders.
@@ -127,6 +134,8 @@ class LSUNDataModule(ImageDataModule):
                 conference_room, dining_room, kitchen, living_room, restaurant, tower); with more than one,
                 each image is labelled with its category's index in this list.
             split: "train" or "val" (300 images per category).
+            stretch: resize each whole image to a square instead of cutting its central square (the aspect ratio
+                is not kept), as COCO-GAN prepares LSUN (hubert0527/COCO-GAN, img_utils.py ``transform``).
             **kwargs: resolution (default 64), batch_size, num_workers, hflip, cache, cache_dir, seed
                 (see ImageDataModule).
         """
@@ -140,6 +149,8 @@ class LSUNDataModule(ImageDataModule):
         if split not in SPLITS:
             raise ZooError(f"LSUN split must be one of {', '.join(SPLITS)}, got {split!r}")
         self.categories, self.split = list(categories), split
+        if stretch:
+            self.crop = "stretch"
         self.num_classes = len(self.categories) if len(self.categories) > 1 else None
 
     def make_source(self) -> ImageSource:

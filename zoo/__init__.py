@@ -33,6 +33,8 @@ MODELS = {
     "cyclegan": "zoo.cyclegan:CycleGAN",
     "stargan": "zoo.stargan:StarGAN",
     "triplegan": "zoo.triplegan:TripleGAN",
+    "lapgan": "zoo.lapgan:LAPGAN",
+    "cocogan": "zoo.cocogan:COCOGAN",
 }
 
 #: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
@@ -61,6 +63,8 @@ SUMMARIES = {
     "cyclegan": "Zhu 2017: translators A->B and B->A, 70x70 PatchGANs, least squares, cycle and identity losses.",
     "stargan": "Choi 2018: one translator G(x, c) for every target domain, PatchGAN critic with a domain classifier.",
     "triplegan": "Li 2017: a classifier C beside G and D on (x, y) pairs, semi-supervised (--data.labelled 100).",
+    "lapgan": "Denton 2015: a Laplacian pyramid of class-conditional GANs, each level drawing the band-pass image.",
+    "cocogan": "Lin 2019: G draws micro patches at coordinates, D judges macro patches and regresses their position.",
 }
 
 
