@@ -91,6 +91,12 @@ def test_levels_train_independently():
     assert all(torch.equal(after_first[n], after_second[n]) for n in coarsest)
 
 
+def test_augmentation_it_would_ignore_is_refused_at_the_first_iteration():
+    """lapgan's levels call their discriminators directly, so --model.augment could never act (zoo/base.py)."""
+    with pytest.raises(ZooError, match="--model.augment ada would do nothing: LAPGAN's training step"):
+        trained_parameters(LAPGAN(**TINY, augment="ada"))
+
+
 def test_sgd_schedule_follows_eyescream_per_epoch():
     model = LAPGAN(**TINY)
     pl.seed_everything(0)

@@ -184,6 +184,7 @@ class GANModule(pl.LightningModule):
         self.augmentation = make_augmentation(
             augment, augment_p, ada_target, ada_kimg, augment_pipe, diffaugment_policy
         )
+        self.augmented = False  # whether discriminate() has augmented a batch: an entry that never does is refused
         self.images_seen = 0
         self.iterations = 0
         self.generator_steps = 0
@@ -254,6 +255,7 @@ class GANModule(pl.LightningModule):
         NVlabs' ``run_D``)."""
         if self.augmentation is not None and self.training:
             x = self.augmentation(x, self._latent_rng)
+            self.augmented = True
         x = self.pack(x)
         return self.discriminator(x) if y is None else self.discriminator(x, y)
 
@@ -342,6 +344,12 @@ class GANModule(pl.LightningModule):
         self.iterations += 1
         self.images_seen += n * self.trainer.world_size
         if self.augmentation is not None:
+            if not self.augmented:
+                raise ZooError(
+                    f"--model.augment {self.hparams.augment} would do nothing: {type(self).__name__}'s training step "
+                    "calls its discriminator without discriminate(), where augmentation happens; use --model.augment "
+                    "none"
+                )
             reduce_sum = functools.partial(self.trainer.strategy.reduce, reduce_op="sum")
             self.augmentation.end_iteration(self.iterations, n * self.trainer.world_size, reduce_sum)
         self.last_losses.update({k: logs[k].detach() for k in ("loss/d", "loss/g") if k in logs})
