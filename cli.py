@@ -33,6 +33,7 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
                             [--style_mix 1,2:3,4 --mix_layers coarse|middle|fine|A-B]
                             [--input DIR [--direction a_to_b|b_to_a] [--target NAME,NAME]]   (cyclegan, stargan)
                             [--latents FILE.npy [--labels FILE.npy]]
+                            [--text "a caption" ... | --text_file F] [--interpolate_text "A" "B"]   (text to image)
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]      (or: prepare --list | --clean)
        python cli.py import [--from SOURCE] --ckpt_path FILE --out zoo.ckpt   (the authors' checkpoints, zoo/importers)
@@ -402,6 +403,15 @@ def sample_command(argv: list[str]) -> int:
     parser.add_argument(
         "--labels", default=None, metavar="FILE.npy", help="with --latents: one int class per latent (conditional)"
     )
+    parser.add_argument(
+        "--text", action="append", default=None, metavar="CAPTION",
+        help="text-to-image models: grid.png with --num_samples images of this caption (repeat for several)",
+    )  # fmt: skip
+    parser.add_argument("--text_file", default=None, metavar="F", help="text-to-image: one caption per line")
+    parser.add_argument(
+        "--interpolate_text", nargs=2, default=None, metavar=("A", "B"),
+        help="text-to-image: write interpolation-text.png, --strips rows of --steps images, the text going from A to B",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -438,6 +448,8 @@ def sample_command(argv: list[str]) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     if getattr(model, "translates_images", False) or args.input:
         return translate_command(model, args, out_dir)
+    if args.text or args.text_file or args.interpolate_text:
+        return text_command(model, args, out_dir)
     seed, truncation = args.seed, args.truncation
     inputs = sampling.load_inputs(model, args.latents, args.labels) if args.latents else None
     if inputs is not None:
@@ -482,6 +494,32 @@ def sample_command(argv: list[str]) -> int:
     written = [*pictures, *(["samples.npz"] if args.npz else []), *(["000000.png ..."] if args.individual else [])]
     ema = " (EMA generator)" if model.generator_ema is not None else ""
     print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg{ema}: {', '.join(written)} -> {out_dir}")
+    return 0
+
+
+def text_command(model, args, out_dir: Path) -> int:
+    """``sample --text/--text_file/--interpolate_text`` for text-to-image models; see zoo/text_sampling.py."""
+    from torchvision.utils import save_image
+
+    from callbacks.samples import sample_picture
+    from zoo import text_sampling
+
+    text_sampling.require_text_model(model)
+    captions = text_sampling.read_captions(args.text, args.text_file)
+    pictures = {}  # file name -> (stages, images per row)
+    if captions:
+        stages = text_sampling.caption_stages(model, captions, args.num_samples, args.seed)
+        pictures["grid.png"] = (stages, args.nrow or min(args.num_samples, 16))
+        (out_dir / "captions.txt").write_text("\n".join(captions) + "\n", encoding="utf-8")
+    if args.interpolate_text:
+        stages = text_sampling.text_interpolation(model, *args.interpolate_text, args.strips, args.steps, args.seed)
+        pictures["interpolation-text.png"] = (stages, args.steps)
+    for name, (stages, nrow) in pictures.items():
+        save_image(sample_picture(stages[-1], nrow), out_dir / name)
+        if len(stages) > 1:
+            for i, images in enumerate(stages, 1):
+                save_image(sample_picture(images, nrow), out_dir / name.replace(".png", f"-stage{i}.png"))
+    print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg: {', '.join(pictures)} -> {out_dir}")
     return 0
 
 

@@ -32,6 +32,7 @@ MODELS = {
     "stylegan2": "zoo.stylegan2:StyleGAN2",
     "cyclegan": "zoo.cyclegan:CycleGAN",
     "stargan": "zoo.stargan:StarGAN",
+    "gan_t2i": "zoo.gan_t2i:GANT2I",
 }
 
 #: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
@@ -59,6 +60,7 @@ SUMMARIES = {
     "stylegan2": "Karras 2020: modulated convolutions, skip G, residual D, lazy R1 and path length regularization.",
     "cyclegan": "Zhu 2017: translators A->B and B->A, 70x70 PatchGANs, least squares, cycle and identity losses.",
     "stargan": "Choi 2018: one translator G(x, c) for every target domain, PatchGAN critic with a domain classifier.",
+    "gan_t2i": "Reed 2016: text-to-image DCGAN with a matching-aware D (GAN-CLS) and interpolated texts (GAN-INT).",
 }
 
 

@@ -133,7 +133,7 @@ class TextToImageGAN(GANModule):
         self.text_dim, self.num_captions = text_dim, num_captions
         self.text_encoder = None
         if text_encoder is not None:
-            self.text_encoder = CharCNNRNN(**text_encoder).requires_grad_(False).eval()
+            self.text_encoder = CharCNNRNN(**text_encoder).requires_grad_(False)  # frozen; no dropout or BN
         self.register_buffer("preview_text", torch.zeros(PREVIEW_TEXTS, text_dim))
 
     # ------------------------------------------------------------------------------------------- data
