@@ -36,6 +36,7 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
                             [--text "a caption" ... | --text_file F] [--interpolate_text "A" "B"]   (text to image)
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]      (or: prepare --list | --clean)
+       python cli.py prepare --data captioned_mnist --data.root PATH  (the text encoder and caption embeddings)
        python cli.py import [--from SOURCE] --ckpt_path FILE --out zoo.ckpt   (the authors' checkpoints, zoo/importers)
        python cli.py models
 
@@ -270,6 +271,8 @@ def prepare_command(argv: list[str]) -> int:
 
         return cache_folder_command(argv)
     data_cls = resolve_class(name, get_datamodule)
+    if hasattr(data_cls, "prepare_embeddings"):
+        return prepare_text_embeddings(name, data_cls, argv)
     if not hasattr(data_cls, "cache_paths"):
         raise ZooError(f"--data {name} is read into memory directly; it has no cache to prepare")
     parser = ArgumentParser(prog=f"python cli.py prepare --data {name}", description=prepare_command.__doc__)
@@ -282,6 +285,30 @@ def prepare_command(argv: list[str]) -> int:
         print(f"{meta['count']} images at {data.resolution} px in {path.with_suffix('.npy')}")
         for bad in meta["unreadable"]:
             print(f"  unreadable, left out: {bad}")
+    return 0
+
+
+def prepare_text_embeddings(name: str, data_cls: type, argv: list[str]) -> int:
+    """``prepare`` for captioned data without char-CNN-RNN-embeddings.pickle: builds the dataset where it is built
+    (captioned_mnist), trains the zoo's text encoder and caches every caption's embedding
+    (datamodules/text_embeddings.py); reuses a valid cache."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(prog=f"python cli.py prepare --data {name}", description=prepare_text_embeddings.__doc__)
+    parser.add_class_arguments(data_cls, "data")
+    data = parser.instantiate(parser.parse_args(argv)).data
+    data.prepare_data()
+    data.validate()
+    if not data.uses_zoo_encoder:
+        print(f"{data.root} has char-CNN-RNN-embeddings.pickle: its embeddings are used, no text encoder to train")
+        return 0
+    cache = data.prepare_embeddings()
+    from datamodules.text_embeddings import cache_path
+
+    counts = ", ".join(f"{split} {len(index)}" for split, index in cache["index"].items())
+    scores = "".join(f"; {split} zero-shot accuracy {100 * acc:.1f}%" for split, acc in cache["scores"].items())
+    print(f"text encoder: {len(cache['table'])} distinct captions, {cache['table'].shape[1]}-d embeddings ({counts} "
+          f"images){scores} -> {cache_path(data.root)}")  # fmt: skip
     return 0
 
 

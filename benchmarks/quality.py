@@ -26,6 +26,11 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``translation``: cyclegan and stargan on MNIST translation tasks with known answers (benchmarks/translation.py):
 
     python benchmarks/quality.py translation --root ../shared/data --record
+
+``text2image``: digit and attribute accuracy, matching-aware AUC and diversity of the text-to-image entries on
+captioned MNIST (benchmarks/text2image.py):
+
+    python benchmarks/quality.py text2image --root ../shared/data --generator_steps 300 --record
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, stacked_mnist, translation
+from benchmarks import conditional, stacked_mnist, text2image, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -340,9 +345,12 @@ def main() -> None:
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
+    text2image.add_arguments(sub.add_parser("text2image", help="text-to-image entries on captioned MNIST"))
     args = parser.parse_args()
     quiet_lightning()
-    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    delegated = {
+        "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation, "text2image": text2image
+    }  # fmt: skip
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
         return
