@@ -58,7 +58,6 @@ class GANT2I(TextToImageGAN):
             raise ZooError(f"unknown gan_t2i variant '{variant}'; choose one of: {', '.join(VARIANTS)}")
         if lr_halving_epochs is not None and lr_halving_epochs < 1:
             raise ZooError(f"lr_halving_epochs must be >= 1 (or null: constant), got {lr_halving_epochs}")
-        kwargs.setdefault("objective", None)
         super().__init__(**kwargs)
         self.cls_weight, self.interp_weight = VARIANTS[variant]
         self.generator = T2IGenerator(self.latent_dim, self.text_dim, resolution, channels, ngf, nt)
