@@ -46,6 +46,11 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 
     python benchmarks/quality.py lapgan --root ../shared/data --minutes 5 --record
     python benchmarks/quality.py cocogan --root ../shared/data --minutes 5 --record
+
+``text2image``: digit and attribute accuracy, matching-aware AUC and diversity of the text-to-image entries on
+captioned MNIST (benchmarks/text2image.py):
+
+    python benchmarks/quality.py text2image --root ../shared/data --generator_steps 300 --record
 """
 
 from __future__ import annotations
@@ -68,7 +73,17 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import cocogan, conditional, infogan, lapgan, limited_data, semi_supervised, stacked_mnist, translation
+from benchmarks import (
+    cocogan,
+    conditional,
+    infogan,
+    lapgan,
+    limited_data,
+    semi_supervised,
+    stacked_mnist,
+    text2image,
+    translation,
+)
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -376,6 +391,12 @@ def main() -> None:
     quiet_lightning()
     delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
     delegated.update(lapgan=lapgan, cocogan=cocogan)
+    text2image.add_arguments(sub.add_parser("text2image", help="text-to-image entries on captioned MNIST"))
+    args = parser.parse_args()
+    quiet_lightning()
+    delegated = {
+        "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation, "text2image": text2image
+    }  # fmt: skip
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
         return

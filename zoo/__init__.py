@@ -35,6 +35,7 @@ MODELS = {
     "triplegan": "zoo.triplegan:TripleGAN",
     "lapgan": "zoo.lapgan:LAPGAN",
     "cocogan": "zoo.cocogan:COCOGAN",
+    "gan_t2i": "zoo.gan_t2i:GANT2I",
 }
 
 #: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
@@ -65,6 +66,7 @@ SUMMARIES = {
     "triplegan": "Li 2017: a classifier C beside G and D on (x, y) pairs, semi-supervised (--data.labelled 100).",
     "lapgan": "Denton 2015: a Laplacian pyramid of class-conditional GANs, each level drawing the band-pass image.",
     "cocogan": "Lin 2019: G draws micro patches at coordinates, D judges macro patches and regresses their position.",
+    "gan_t2i": "Reed 2016: text-to-image DCGAN with a matching-aware D (GAN-CLS) and interpolated texts (GAN-INT).",
 }
 
 
