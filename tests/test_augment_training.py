@@ -12,6 +12,7 @@ from callbacks import load_gan
 from tests.conftest import run_cli
 from tests.helpers import make_trainer, tiny_dcgan, tiny_digits
 from zoo.acgan import ACGAN
+from zoo.augment.controller import AdaAugment
 from zoo.errors import ZooError
 from zoo.stylegan2 import StyleGAN2
 
@@ -122,3 +123,14 @@ def test_two_process_ddp_sums_the_sign_statistic_over_ranks_and_keeps_p_equal(tm
         assert update0["rt"] == update1["rt"] == total / count
         p = (p + torch.sign(total / count - 0.6) * (64 * 4) / 1000).clamp(min=0)  # global batch 2 x 32
         assert update0["p"] == update1["p"] == p
+
+
+def test_ada_refuses_to_run_on_an_entry_whose_d_loss_never_reports_real_logits():
+    """p would never move: the first due adjustment names the fix instead (an entry with its own D loss)."""
+    ada = AdaAugment("bgc", 0.0, adaptive=True)
+    ada.end_iteration(3, 32, lambda t: t)  # not due yet
+    with pytest.raises(ZooError, match="use --model.augment fixed"):
+        ada.end_iteration(4, 32, lambda t: t)
+    ada.observe_real_logits(torch.ones(8))
+    ada.end_iteration(8, 32, lambda t: t)
+    assert ada.p.item() == pytest.approx(32 * 4 / 500_000)

@@ -54,6 +54,7 @@ class AdaAugment(nn.Module):
         # this rank's sum of sign(D(x_real)) and number of logits since the last adjustment: not a buffer, which DDP
         # would overwrite with rank 0's at every forward (broadcast_buffers); saved as extra state
         self.signs = torch.zeros(2)
+        self.observed = False  # whether any real logit was reported: an entry that never reports one is refused
 
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         with full_precision(images):
@@ -62,6 +63,7 @@ class AdaAugment(nn.Module):
     def observe_real_logits(self, logits: Tensor) -> None:
         """Adds D's outputs on real images to the r_t statistic (on the device)."""
         if self.adaptive:
+            self.observed = True
             if self.signs.device != logits.device:
                 self.signs = self.signs.to(logits.device)
             self.signs[0] += logits.detach().sign().sum().float()
@@ -73,6 +75,11 @@ class AdaAugment(nn.Module):
         interval in which no real logit was observed leaves p as it is."""
         if not self.adaptive or iterations % ADA_INTERVAL:
             return
+        if not self.observed:
+            raise ZooError(
+                "--model.augment ada steers p by D's outputs on real images, which this entry's D loss never reports "
+                "(GANModule.observe_real_logits); use --model.augment fixed (a constant --model.augment_p) or none"
+            )
         total, count = reduce_sum(self.signs.to(self.p.device).clone()).unbind()
         rt = total / count.clamp(min=1)
         step = torch.sign(rt - self.target) * (global_batch * ADA_INTERVAL) / (self.ada_kimg * 1000)
