@@ -111,11 +111,12 @@ class LatentOptimised(GANModule):
         z, y_fake = self.generator_inputs(real, y_real)
         z_optimised, dz = self.optimise_latents(z, y_fake)
         fake = self.generate(self.generator, z_optimised, y_fake)
-        regulariser = self.hparams.lo_weight * dz.pow(2).sum(dim=1).mean()
+        dz_squared = dz.pow(2).sum(dim=1).mean()
+        regulariser = self.hparams.lo_weight * dz_squared
 
         d_loss, logs = self.discriminator_loss(real, y_real, fake, y_fake)
         d_loss = d_loss + regulariser + self.penalty_terms("d", self.iterations, real, y_real, fake.detach(), z, logs)
-        logs.update({"lo/regulariser": regulariser, "lo/dz_norm": dz.norm(dim=1).mean()})
+        logs.update({"lo/regulariser": regulariser, "lo/dz_squared": dz_squared})
         losses = [d_loss]
         d_opt.zero_grad(set_to_none=True)
         g_opt.zero_grad(set_to_none=True)

@@ -61,7 +61,9 @@ def hparams_of(g: dict[str, Tensor], d: dict[str, Tensor], files: dict[str, Path
     arch = BIGGAN_DEEP_ARCHITECTURES[resolution]
     g_blocks = indices(g, r"blocks\.(\d+)\.0\.conv1\.weight")
     if len(g_blocks) != stages * depth:
-        raise ZooError(f"{files['G']}: {len(g_blocks)} G blocks for {stages} resolutions of {depth} (G_depth != D_depth)")
+        raise ZooError(
+            f"{files['G']}: {len(g_blocks)} G blocks for {stages} resolutions of {depth} (G_depth != D_depth)"
+        )
     g_attention = {8 * 2 ** (k // depth) for k in indices(g, r"blocks\.(\d+)\.1\.gamma")}
     d_attention = indices(d, rf"blocks\.(\d+)\.{depth}\.gamma")
     if len(g_attention) > 1:

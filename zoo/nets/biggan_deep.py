@@ -177,7 +177,9 @@ class BigGANDeepGenerator(nn.Module):
         super().__init__()
         activation = activation or nn.ReLU()
         condition_dim = shared_dim + latent_dim
-        norm = functools.partial(ConditionalBatchNorm2d.by_vector, condition_dim=condition_dim, layers=layers, eps=bn_eps)
+        norm = functools.partial(
+            ConditionalBatchNorm2d.by_vector, condition_dim=condition_dim, layers=layers, eps=bn_eps
+        )
         g_in, g_out = [width * m for m in arch.g_in], [width * m for m in arch.g_out]
         check_attention(arch.g_sizes(), attention_resolution, "generator")
         self.image_channels = image_channels
