@@ -21,8 +21,8 @@ from zoo import get_model
 from zoo.errors import ZooError
 from zoo.importers import detect_source, import_checkpoint, pretrained_biggan
 from zoo.nets.biggan_deep import DeepDBlock, DeepGBlock
-from zoo.nn.conditional import UnconditionalBatchNorm2d
 from zoo.nn import spectral_norm
+from zoo.nn.conditional import UnconditionalBatchNorm2d
 from zoo.nn.spectral_norm import Layers
 
 FIXTURES = ROOT / "tests" / "fixtures" / "biggan_deep"
