@@ -26,6 +26,11 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``translation``: cyclegan and stargan on MNIST translation tasks with known answers (benchmarks/translation.py):
 
     python benchmarks/quality.py translation --root ../shared/data --record
+
+``logan``: LOGAN's latent optimisation against none at equal G steps, toy2d modes and MNIST classes
+(benchmarks/logan.py):
+
+    python benchmarks/quality.py logan --root ../shared/data --record
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, stacked_mnist, translation
+from benchmarks import conditional, logan, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -140,10 +146,12 @@ def train_and_score(
     width: int | None = None,
     std: float | None = None,
     curve_every_kimg: float = 0,
+    build: Callable[[int], pl.LightningModule] | None = None,
 ) -> ToyRun:
     """Trains ``entry`` on one mixture with the project's Lightning loop and scores 2,500 samples, at the end
     and every ``curve_every_kimg`` during training. ``width`` and ``std`` shrink the networks and widen the
-    modes for the test-sized version.
+    modes for the test-sized version. ``build(seed)``, when given, makes the model instead of ``entry``'s toy
+    networks (benchmarks/logan.py's latent-optimised toy GAN).
 
     The budget is counted in iterations of batch 100, as PacGAN's epochs are: a packed run (PacGAN m) keeps
     100 packs per batch, so it draws m * 100 real points and as many fakes per iteration (the data streams of
@@ -153,7 +161,7 @@ def train_and_score(
     data = Toy2DDataModule(
         mixture=mixture, num_points=num_points, std=std, batch_size=ITERATION_PACKS * packing, seed=seed
     )
-    model = toy_model(entry, packing, seed, width)
+    model = toy_model(entry, packing, seed, width) if build is None else build(seed)
     iterations = max(1, round(budget_kimg * 1000 / ITERATION_PACKS))
     curve = (
         [
@@ -340,9 +348,10 @@ def main() -> None:
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
+    logan.add_arguments(sub.add_parser("logan", help="LOGAN's latent optimisation vs none, toy2d and MNIST"))
     args = parser.parse_args()
     quiet_lightning()
-    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation, "logan": logan}
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
         return

@@ -106,6 +106,8 @@ class LatentOptimised(GANModule):
         if not self.hparams.latent_optimisation:
             return super().training_step(batch, batch_idx)
         real, y_real = split_batch(batch)
+        if self.num_classes is None:
+            y_real = None
         d_opt, g_opt = self.start_iteration()
         generator_turn = (self.iterations + 1) % self.hparams.d_steps == 0
         z, y_fake = self.generator_inputs(real, y_real)
