@@ -90,8 +90,10 @@ def toy2d(args) -> list[str]:
     results = iter(quality.run_all(tasks, args.jobs))
     scores = {(v, m): [next(results) for _ in args.seeds] for v in args.variants for m in args.mixtures}
     lines = [
-        f"toy2d: {args.toy_kimg:g} kimg per run (batch 100, {round(args.toy_kimg * 10)} G steps), seeds "
-        f"{args.seeds}, {quality.SAMPLES} samples; modes and HQ mean±std over seeds. s/run: one thread.",
+        (
+            f"toy2d: {args.toy_kimg:g} kimg per run (batch 100, {round(args.toy_kimg * 10)} G steps), seeds "
+            f"{args.seeds}, {quality.SAMPLES} samples; modes and HQ mean±std over seeds. s/run: one thread."
+        ),
         "",
         "| variant | mixture | modes | HQ % | rev-KL | modes per seed | s/run |",
         "|---|---|---|---|---|---|---|",
@@ -113,10 +115,14 @@ def mnist(args) -> list[str]:
     from metrics.mnist_classifier import load_classifier
 
     classifier = load_classifier(args.root)
-    data = MNISTDataModule(root=args.root, resolution=conditional.RESOLUTION, batch_size=args.batch_size, seed=args.seed)
+    resolution = conditional.RESOLUTION
+    data = MNISTDataModule(root=args.root, resolution=resolution, batch_size=args.batch_size, seed=args.seed)
     lines = [
-        f"MNIST: biggan at width {args.width}, batch {args.batch_size}, {args.generator_steps} G steps (its 2 D steps "
-        f"each), seed {args.seed}; {args.eval_samples} samples with uniform labels read by the zoo's MNIST classifier.",
+        (
+            f"MNIST: biggan at width {args.width}, batch {args.batch_size}, {args.generator_steps} G steps (its 2 D "
+            f"steps each), seed {args.seed}; {args.eval_samples} samples with uniform labels read by the zoo's MNIST "
+            "classifier."
+        ),
         "",
         "| variant | G steps | kimg | train min | accuracy % | worst class % | classes hit /10 | KL |",
         "|---|---|---|---|---|---|---|---|",
