@@ -123,3 +123,14 @@ def test_biggan_fits_with_latent_optimisation_from_the_cli(tmp_path):
     assert gan.hparams.latent_optimisation and gan.latent_prior == "uniform"
     assert (gan.hparams.lo_step_size, gan.hparams.lo_damping, gan.hparams.lo_fraction) == (0.9, 5.0, 0.5)
     assert gan.hparams.lo_weight == 300.0
+
+
+def test_logan_benchmarks_toy_model_plays_biggan_deeps_game_on_pacgans_networks():
+    from benchmarks.logan import toy_model
+
+    baseline, logan = toy_model("baseline", 0), toy_model("logan", 0)
+    for gan in (baseline, logan):
+        h = gan.hparams
+        assert (h.objective, h.d_steps, h.g_lr, h.d_lr, tuple(h.g_betas)) == ("hinge", 1, 1e-4, 4e-4, (0.0, 0.999))
+        assert gan.latent_prior == "uniform" and h.g_hidden == (400,) * 4 and h.maxout_pieces == 5
+    assert logan.hparams.latent_optimisation and not baseline.hparams.latent_optimisation
