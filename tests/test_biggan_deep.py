@@ -96,7 +96,7 @@ def test_every_conditional_batch_norm_and_the_linear_layer_see_the_embedding_and
 
 
 def test_unknown_resolution_and_attention_size_name_the_fix():
-    with pytest.raises(ZooError, match="32, 64, 128, 256 px, not 48"):
+    with pytest.raises(ZooError, match="32, 64, 128, 256, 512 px, not 48"):
         get_model("biggan_deep")(resolution=48, **TINY)
     with pytest.raises(ZooError, match="attention_resolution"):
         get_model("biggan_deep")(resolution=32, attention_resolution=64, **TINY)

@@ -62,7 +62,7 @@ class BigGANDeep(LatentOptimised):
         """
         Args:
             num_classes: number of classes, linked from the datamodule.
-            resolution: image size, linked from the datamodule: 32, 64, 128 or 256.
+            resolution: image size, linked from the datamodule: 32, 64, 128, 256 or 512.
             channels: image channels, linked from the datamodule.
             g_width: generator width ch (128 in launch_BigGAN_deep.sh).
             d_width: discriminator width ch (128).

@@ -56,8 +56,8 @@ def hparams_of(g: dict[str, Tensor], d: dict[str, Tensor], files: dict[str, Path
     stages = len(indices(d, r"blocks\.(\d+)\.0\.conv1\.weight"))
     depth = len(indices(d, r"blocks\.0\.(\d+)\.conv1\.weight"))
     resolution = next((r for r, a in BIGGAN_DEEP_ARCHITECTURES.items() if len(a.d_in) == stages), None)
-    if resolution is None:
-        raise ZooError(f"{files['D']}: {stages} D resolutions; the zoo's biggan_deep has 32-256 px (3-6 resolutions)")
+    if resolution is None or resolution > 256:
+        raise ZooError(f"{files['D']}: {stages} D resolutions; BigGANdeep.py has 32-256 px (3-6 resolutions)")
     arch = BIGGAN_DEEP_ARCHITECTURES[resolution]
     g_blocks = indices(g, r"blocks\.(\d+)\.0\.conv1\.weight")
     if len(g_blocks) != stages * depth:

@@ -57,8 +57,8 @@ class DeepArchitecture:
         return [8 * 2**i for i in range(len(self.g_in))]
 
 
-#: BigGANdeep.py ``G_arch`` / ``D_arch`` (their lists are longer than the stages at some resolutions: the
-#: stages are as many as ``in_channels``, the rest is never read)
+#: BigGANdeep.py ``G_arch`` / ``D_arch`` at 32-256 px (their lists are longer than the stages at some resolutions:
+#: the stages are as many as ``in_channels``, the rest is never read)
 BIGGAN_DEEP_ARCHITECTURES = {
     32: DeepArchitecture((4, 4, 4), (4, 4, 4), (4, 4, 4), (4, 4, 4), (True, True, False), (16, 16, 16)),
     64: DeepArchitecture(
@@ -74,6 +74,16 @@ BIGGAN_DEEP_ARCHITECTURES = {
         (2, 4, 8, 8, 16, 16),
         (True,) * 6,
         (128, 64, 32, 16, 8, 4),
+    ),
+    # not in BigGANdeep.py: G is the TF-Hub biggan-deep-512 layout (the one pytorch-pretrained-biggan converts),
+    # D its counterpart, both as open-mmlab/mmgeneration's BigGANDeepGenerator / Discriminator list them
+    512: DeepArchitecture(
+        (16, 16, 8, 8, 4, 2, 1),
+        (16, 8, 8, 4, 2, 1, 1),
+        (1, 1, 2, 4, 8, 8, 16),
+        (1, 2, 4, 8, 8, 16, 16),
+        (True,) * 7,
+        (256, 128, 64, 32, 16, 8, 4),
     ),
 }
 
