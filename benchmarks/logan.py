@@ -25,8 +25,10 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixtures", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="toy2d seeds")
     parser.add_argument("--toy_kimg", type=float, default=10, help="toy2d kimg per run (batch 100)")
-    parser.add_argument("--jobs", type=int, default=1, help="toy2d runs at once, one process and one thread each")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once, one process and one thread each")
     parser.add_argument("--root", default="data", help="folder holding MNIST/raw/ (torchvision's layout)")
     parser.add_argument("--generator_steps", type=int, default=200, help="MNIST: G updates per variant")
     parser.add_argument("--width", type=int, default=8, help="MNIST: biggan's g_width = d_width")
@@ -106,42 +108,56 @@ def toy2d(args) -> list[str]:
     return lines
 
 
-def mnist(args) -> list[str]:
-    """Table lines: biggan with and without latent optimisation on class-conditional MNIST."""
+def mnist_row(variant: str, args) -> str:
+    """Trains and scores biggan's ``variant`` on class-conditional MNIST; its table row."""
     import pytorch_lightning as pl
+    import torch
 
     from benchmarks import conditional
     from datamodules.mnist import MNISTDataModule
     from metrics.mnist_classifier import load_classifier
 
+    torch.set_num_threads(1)
     classifier = load_classifier(args.root)
     resolution = conditional.RESOLUTION
     data = MNISTDataModule(root=args.root, resolution=resolution, batch_size=args.batch_size, seed=args.seed)
-    lines = [
+    pl.seed_everything(args.seed, verbose=False)
+    options = argparse.Namespace(
+        width=args.width, seed=args.seed, model_args={"biggan": VARIANTS[variant]},
+        generator_steps=args.generator_steps, device="cpu",
+    )  # fmt: skip
+    model = conditional.build("biggan", options)
+    seconds = conditional.train(model, data, options)
+    s = conditional.conditional_score(model, classifier, args.eval_samples, seed=args.seed)
+    print(json.dumps({"variant": variant, "accuracy": s.accuracy, "classes_hit": s.classes_hit}), flush=True)
+    return (
+        f"| {variant} | {model.generator_steps} | {model.images_seen / 1000:.0f} | {seconds / 60:.1f} | "
+        f"{100 * s.accuracy:.1f} | {100 * s.worst_class_accuracy:.1f} | {s.classes_hit} | {s.kl:.3f} |"
+    )
+
+
+def mnist(args) -> list[str]:
+    """Table lines: biggan with and without latent optimisation on class-conditional MNIST (``--jobs`` variants
+    at once, one process and one thread each)."""
+    from benchmarks import quality
+
+    if args.jobs == 1:
+        rows = [mnist_row(variant, args) for variant in args.variants]
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=context, initializer=quality.pool_worker) as pool:
+            rows = list(pool.map(mnist_row, args.variants, [args] * len(args.variants)))
+    return [
         (
             f"MNIST: biggan at width {args.width}, batch {args.batch_size}, {args.generator_steps} G steps (its 2 D "
             f"steps each), seed {args.seed}; {args.eval_samples} samples with uniform labels read by the zoo's MNIST "
-            "classifier."
+            "classifier. train min: one thread."
         ),
         "",
         "| variant | G steps | kimg | train min | accuracy % | worst class % | classes hit /10 | KL |",
         "|---|---|---|---|---|---|---|---|",
+        *rows,
     ]
-    for variant in args.variants:
-        pl.seed_everything(args.seed, verbose=False)
-        options = argparse.Namespace(
-            width=args.width, seed=args.seed, model_args={"biggan": VARIANTS[variant]},
-            generator_steps=args.generator_steps, device="cpu",
-        )  # fmt: skip
-        model = conditional.build("biggan", options)
-        seconds = conditional.train(model, data, options)
-        s = conditional.conditional_score(model, classifier, args.eval_samples, seed=args.seed)
-        print(json.dumps({"variant": variant, "accuracy": s.accuracy, "classes_hit": s.classes_hit}), flush=True)
-        lines.append(
-            f"| {variant} | {model.generator_steps} | {model.images_seen / 1000:.0f} | {seconds / 60:.1f} | "
-            f"{100 * s.accuracy:.1f} | {100 * s.worst_class_accuracy:.1f} | {s.classes_hit} | {s.kl:.3f} |"
-        )
-    return lines
 
 
 def main_with(args: argparse.Namespace) -> None:
