@@ -2,21 +2,23 @@
 for Generative Adversarial Networks", arXiv 1912.00953), a switch of the BigGAN entries
 (``--model.latent_optimisation true``).
 
-Every iteration (Algorithm 1): draw z from U(-1, 1), compute f(z) = D(G(z)) and g = df/dz, take one natural
-gradient step on z, dz = alpha g / (beta + ||g||^2) (Sec. 4: the empirical Fisher g g^T with Tikhonov damping
-beta, inverted by Sherman-Morrison), on a random ``lo_fraction`` of z's elements, clip z' = [z + dz] to
-[-1, 1], and compute both players' losses on G(z'). g is taken with ``create_graph``, so dz stays a function of
-G's and D's parameters and both updates back-propagate through it: the second-order terms the paper analyses
-(Sec. 3) are the method. The regulariser R_z = w_r ||dz||^2 (Sec. 5.2, its Eq. 17, w_r = 300) is added to both
-losses (our reading: the paper's text is quoted only in secondary sources here). Defaults are the paper's
-BigGAN-deep setting (Sec. 5.2): alpha 0.9, beta 5, 50% of z optimised, w_r 300.
+Every iteration (the paper's Algorithm 1): draw z from U(-1, 1), compute f(z) = D(G(z)) and g = df/dz, take one
+natural gradient step on z, dz = alpha g / (beta + ||g||^2) (the empirical Fisher g g^T with Tikhonov damping
+beta I, inverted in closed form), on a random ``lo_fraction`` of z's elements, clip z' = [z + dz] to [-1, 1],
+and compute both players' losses on G(z'). g is taken with ``create_graph``, so dz stays a function of G's and
+D's parameters and both updates back-propagate through it: the second-order terms the paper analyses are the
+method. The regulariser R_z = w_r ||dz||^2 (the paper's Eq. 17) is added to both losses. Defaults are the
+paper's BigGAN-deep setting: alpha 0.9, beta 5, 50% of z optimised, w_r 300, quoted from its ImageNet section.
 
-Reading choices, not settled by the paper's text available to us: the mask is drawn per sample (each row
-optimises exactly round(fraction x dims) of its elements) and restricts g before the step, so ||g||^2 is the
-norm over the optimised elements (natural gradient in the optimised subspace); D and G are updated
-simultaneously from one computation of both losses (Algorithm 1: "update theta_D and theta_G"), so with
-``d_steps`` > 1 the other iterations update D alone; sampling (``cli.py sample``) draws z from the prior
-without optimising it.
+Sources: the PDF was not readable offline; the step, its defaults and the U(-1, 1) prior are from the paper's
+text as quoted by secondary pages (a blog post quoting the ImageNet section; paperswithcode's method summary:
+F' = g g^T + beta I; a summary stating that the regulariser enters both losses). Reading choices the quoted text
+does not settle: the mask is drawn per sample (each row optimises exactly round(fraction x dims) elements) and
+restricts g before the step, so ||g||^2 runs over the optimised elements (the natural gradient in that subspace);
+D and G are updated simultaneously from one computation of both losses (Algorithm 1 updates theta_D and theta_G
+together), so with ``d_steps`` > 1 the other iterations update D alone; sampling (``cli.py sample``) draws z from
+the prior without optimising it. Two backward passes per iteration (one per player, ``inputs=``): untested
+under DDP.
 """
 
 from __future__ import annotations
@@ -111,6 +113,11 @@ class LatentOptimised(GANModule):
         d_opt, g_opt = self.start_iteration()
         generator_turn = (self.iterations + 1) % self.hparams.d_steps == 0
         z, y_fake = self.generator_inputs(real, y_real)
+        with self.eager():  # compiled networks have no double backward, which the step through dz needs
+            self.latent_optimised_step(real, y_real, z, y_fake, d_opt, g_opt, generator_turn)
+
+    def latent_optimised_step(self, real, y_real, z, y_fake, d_opt, g_opt, generator_turn: bool) -> None:
+        """One iteration of Algorithm 1: z' from z, both losses on G(z'), both players updated."""
         z_optimised, dz = self.optimise_latents(z, y_fake)
         fake = self.generate(self.generator, z_optimised, y_fake)
         dz_squared = dz.pow(2).sum(dim=1).mean()
