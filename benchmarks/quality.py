@@ -51,6 +51,11 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 captioned MNIST (benchmarks/text2image.py):
 
     python benchmarks/quality.py text2image --root ../shared/data --generator_steps 300 --record
+
+``logan``: LOGAN's latent optimisation against none at equal G steps, toy2d modes and MNIST classes
+(benchmarks/logan.py):
+
+    python benchmarks/quality.py logan --root ../shared/data --record
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +85,7 @@ from benchmarks import (
     infogan,
     lapgan,
     limited_data,
+    logan,
     semi_supervised,
     stacked_mnist,
     text2image,
@@ -90,6 +97,20 @@ from metrics.mode_coverage import ModeCoverage, mode_coverage
 from zoo import get_model
 
 ENTRIES = ["gan", "lsgan", "wgan", "wgan_gp", "dragan", "fgan", "relativistic", "ebgan", "began", "improved_gan"]
+
+#: the protocols other modules implement (``add_arguments`` and ``main_with``): name -> (module, help)
+DELEGATED = {
+    "stacked_mnist": (stacked_mnist, "DCGAN's mode coverage on Stacked MNIST"),
+    "conditional": (conditional, "class accuracy and coverage of conditional entries"),
+    "translation": (translation, "image-to-image entries on tasks with known answers"),
+    "limited_data": (limited_data, "augment none vs ada on 1k MNIST digits"),
+    "semi_supervised": (semi_supervised, "Triple-GAN's classifier, 100 MNIST labels"),
+    "infogan": (infogan, "InfoGAN's codes on MNIST: clustering accuracy, sweeps"),
+    "lapgan": (lapgan, "LAPGAN vs a single-scale GAN of equal time on MNIST"),
+    "cocogan": (cocogan, "COCO-GAN's coordinates, seams and recognisability on MNIST"),
+    "text2image": (text2image, "text-to-image entries on captioned MNIST"),
+    "logan": (logan, "LOGAN's latent optimisation vs none, toy2d and MNIST"),
+}
 PACGAN_KIMG = 40_000  # 400 epochs over 100k points
 SAMPLES = 2500
 ITERATION_PACKS = 100  # PacGAN's batch: 100 examples (packs of m points when packed) per iteration
@@ -175,10 +196,12 @@ def train_and_score(
     width: int | None = None,
     std: float | None = None,
     curve_every_kimg: float = 0,
+    build: Callable[[int], pl.LightningModule] | None = None,
 ) -> ToyRun:
     """Trains ``entry`` on one mixture with the project's Lightning loop and scores 2,500 samples, at the end
     and every ``curve_every_kimg`` during training. ``width`` and ``std`` shrink the networks and widen the
-    modes for the test-sized version.
+    modes for the test-sized version. ``build(seed)``, when given, makes the model instead of ``entry``'s toy
+    networks (benchmarks/logan.py's latent-optimised toy GAN).
 
     The budget is counted in iterations of batch 100, as PacGAN's epochs are: a packed run (PacGAN m) keeps
     100 packs per batch, so it draws m * 100 real points and as many fakes per iteration (the data streams of
@@ -188,7 +211,7 @@ def train_and_score(
     data = Toy2DDataModule(
         mixture=mixture, num_points=num_points, std=std, batch_size=ITERATION_PACKS * packing, seed=seed
     )
-    model = toy_model(entry, packing, seed, width)
+    model = toy_model(entry, packing, seed, width) if build is None else build(seed)
     iterations = max(1, round(budget_kimg * 1000 / ITERATION_PACKS))
     curve = (
         [
@@ -372,33 +395,12 @@ def main() -> None:
     toy.add_argument("--machine", default="the project's 2-core x86_64 CPU machine, no GPU")
     toy.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     toy.add_argument("--block", default="toy2d", help="the RESULTS.md block it replaces (one per budget)")
-    stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
-    conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
-    translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
-    limited_data.add_arguments(sub.add_parser("limited_data", help="augment none vs ada on 1k MNIST digits"))
-    semi_supervised.add_arguments(sub.add_parser("semi_supervised", help="Triple-GAN's classifier, 100 MNIST labels"))
-    infogan.add_arguments(sub.add_parser("infogan", help="InfoGAN's codes on MNIST: clustering accuracy, sweeps"))
+    for name, (module, help_text) in DELEGATED.items():
+        module.add_arguments(sub.add_parser(name, help=help_text))
     args = parser.parse_args()
     quiet_lightning()
-    delegated = {
-        "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation,
-        "limited_data": limited_data,
-        "semi_supervised": semi_supervised, "infogan": infogan,
-    }  # fmt: skip
-    lapgan.add_arguments(sub.add_parser("lapgan", help="LAPGAN vs a single-scale GAN of equal time on MNIST"))
-    cocogan.add_arguments(sub.add_parser("cocogan", help="COCO-GAN's coordinates, seams and recognisability on MNIST"))
-    args = parser.parse_args()
-    quiet_lightning()
-    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
-    delegated.update(lapgan=lapgan, cocogan=cocogan)
-    text2image.add_arguments(sub.add_parser("text2image", help="text-to-image entries on captioned MNIST"))
-    args = parser.parse_args()
-    quiet_lightning()
-    delegated = {
-        "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation, "text2image": text2image
-    }  # fmt: skip
-    if args.protocol in delegated:
-        delegated[args.protocol].main_with(args)
+    if args.protocol in DELEGATED:
+        DELEGATED[args.protocol][0].main_with(args)
         return
     single_thread_worker()
     toy2d(args)

@@ -9,6 +9,7 @@ import time
 import pytest
 import torch
 
+from benchmarks import quality
 from benchmarks.quality import Row, ToyRun, curve_lines, run_all, train_and_score
 from metrics.mode_coverage import ModeCoverage
 from tests.conftest import ROOT
@@ -90,3 +91,12 @@ def worker_alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_every_delegated_protocol_is_a_subcommand_of_quality_py(monkeypatch, capsys):
+    """Each protocol module's options parse under its name (one table, benchmarks/quality.py DELEGATED)."""
+    for name in quality.DELEGATED:
+        monkeypatch.setattr(sys, "argv", ["quality.py", name, "--help"])
+        with pytest.raises(SystemExit) as done:
+            quality.main()
+        assert done.value.code == 0 and f"quality.py {name}" in capsys.readouterr().out

@@ -3,13 +3,13 @@ Synthesis", arXiv 1809.11096)."""
 
 from __future__ import annotations
 
-from zoo.base import GANModule
+from zoo.logan import LatentOptimised
 from zoo.nets import resnet
 from zoo.nets.biggan import BIGGAN_ARCHITECTURES, BigGANDiscriminator, BigGANGenerator
 from zoo.nn.spectral_norm import Layers
 
 
-class BigGAN(GANModule):
+class BigGAN(LatentOptimised):
     """Brock 2019: SAGAN scaled up, with a shared class embedding and hierarchical latent feeding every block's
     conditional BN (Sec. 3, App. B), orthogonal regularization of G (Sec. 3.1, Eq. 3, beta 1e-4, the zoo's
     ``orthogonal`` penalty), orthogonal initialization, spectral norm in G and D (with BigGAN-PyTorch's power
@@ -19,6 +19,8 @@ class BigGAN(GANModule):
     Sampling tricks live outside the module: an EMA of G (the EMA callback's ``decay``: 0.9999 in the configs)
     and the truncation trick (``cli.py sample --truncation 0.5``), which resamples every |z_i| above the
     threshold, whole z before it is chunked, so every chunk is truncated.
+
+    ``latent_optimisation`` turns it into LOGAN (Wu et al. 2019; zoo/logan.py).
     """
 
     conditional = True

@@ -47,6 +47,7 @@ SOURCES = {
     "biggan-pytorch": "zoo.importers.biggan_pytorch",
     "pggan-zoo": "zoo.importers.pggan_zoo",
     "nvlabs": "zoo.importers.nvlabs",
+    "pretrained-biggan": "zoo.importers.pretrained_biggan",
 }
 
 

@@ -172,9 +172,13 @@ def hparams_of(g: dict[str, Tensor], d: dict[str, Tensor], files: dict[str, Path
 
 def load(path: Path) -> Imported:
     """``G.pth``, ``D.pth`` or ``G_ema.pth`` (or a copy: ``G_best0.pth`` ...) and its siblings, or their folder:
-    G, D and G_ema (as ``generator_ema``)."""
+    G, D and G_ema (as ``generator_ema``); a BigGAN-deep save becomes zoo ``biggan_deep``."""
     files = locate(Path(path))
     states = {part: read_state_dict(file, NAME) for part, file in files.items()}
+    from zoo.importers import biggan_pytorch_deep  # it imports from this module
+
+    if biggan_pytorch_deep.is_deep(states["D"]):  # their --model BigGANdeep writes the same files
+        return biggan_pytorch_deep.convert(states, files)
     hparams = hparams_of(states["G"], states["D"], files)
     networks = {"generator": generator_state(states["G"]), "discriminator": discriminator_state(states["D"])}
     imported = assemble("biggan", hparams, networks)

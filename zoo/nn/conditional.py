@@ -17,9 +17,9 @@ class ConditionalBatchNorm2d(nn.Module):
     ``gamma`` and ``beta`` map a batch of conditions to (N, C): per-class embeddings (``by_class``) or, in
     BigGAN, linear layers on a vector (``by_vector``)."""
 
-    def __init__(self, num_features: int, gamma: nn.Module, beta: nn.Module):
+    def __init__(self, num_features: int, gamma: nn.Module, beta: nn.Module, eps: float = 1e-5):
         super().__init__()
-        self.norm = nn.BatchNorm2d(num_features, affine=False)
+        self.norm = nn.BatchNorm2d(num_features, eps=eps, affine=False)
         self.gamma, self.beta = gamma, beta
 
     @classmethod
@@ -32,12 +32,15 @@ class ConditionalBatchNorm2d(nn.Module):
         return cls(num_features, gamma, beta)
 
     @classmethod
-    def by_vector(cls, num_features: int, condition_dim: int, layers: Layers) -> ConditionalBatchNorm2d:
+    def by_vector(
+        cls, num_features: int, condition_dim: int, layers: Layers, eps: float = 1e-5
+    ) -> ConditionalBatchNorm2d:
         """BigGAN's conditional BN (Brock et al. 2019, Sec. 3 and App. B): gain and bias are linear projections,
-        without bias, of the shared class embedding concatenated with the block's chunk of z."""
+        without bias, of the shared class embedding concatenated with the block's chunk of z (BigGAN-deep: with
+        all of z). ``eps``: the batch norm's (1e-5 in BigGAN-PyTorch, 1e-4 in the TF-Hub BigGAN-deep models)."""
         gamma = layers.linear(condition_dim, num_features, bias=False)
         beta = layers.linear(condition_dim, num_features, bias=False)
-        return cls(num_features, gamma, beta)
+        return cls(num_features, gamma, beta, eps)
 
     def forward(self, x: Tensor, condition: Tensor) -> Tensor:
         gain = 1 + self.gamma(condition)[:, :, None, None]

@@ -72,11 +72,13 @@ def spectral_norm(module: nn.Module, eps: float = 1e-12, authors_power_iteration
 class Layers:
     """Builds convolutions, linear layers and embeddings initialized by ``init`` and spectrally normalized
     when ``spectral_norm`` (weights are initialized first, so the power iteration starts from the final weight),
-    with the authors' power iteration when ``authors_power_iteration`` (module docstring)."""
+    with the authors' power iteration when ``authors_power_iteration`` (module docstring); ``sn_eps``: the epsilon
+    of the power iteration's normalizations (BigGAN-deep's launch script: 1e-6)."""
 
     spectral_norm: bool = True
     init: str = "xavier"
     authors_power_iteration: bool = False
+    sn_eps: float = 1e-12
 
     def __post_init__(self):
         if self.init not in INITIALIZERS:
@@ -107,7 +109,7 @@ class Layers:
         if getattr(module, "bias", None) is not None:
             nn.init.zeros_(module.bias)
         return (
-            spectral_norm(module, authors_power_iteration=self.authors_power_iteration)
+            spectral_norm(module, eps=self.sn_eps, authors_power_iteration=self.authors_power_iteration)
             if self.spectral_norm
             else module
         )
