@@ -32,6 +32,7 @@ MODELS = {
     "stylegan2": "zoo.stylegan2:StyleGAN2",
     "cyclegan": "zoo.cyclegan:CycleGAN",
     "stargan": "zoo.stargan:StarGAN",
+    "msgan": "zoo.msgan:MSGAN",
 }
 
 #: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
@@ -59,6 +60,7 @@ SUMMARIES = {
     "stylegan2": "Karras 2020: modulated convolutions, skip G, residual D, lazy R1 and path length regularization.",
     "cyclegan": "Zhu 2017: translators A->B and B->A, 70x70 PatchGANs, least squares, cycle and identity losses.",
     "stargan": "Choi 2018: one translator G(x, c) for every target domain, PatchGAN critic with a domain classifier.",
+    "msgan": "Mao 2019: a conditional DCGAN whose G also maximizes image over latent distance (mode seeking).",
 }
 
 
