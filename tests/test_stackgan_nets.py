@@ -61,12 +61,12 @@ def test_color_consistency_by_hand():
 
 def test_stackgan_shapes_at_both_stages():
     stage_one = StageOneGenerator(text_dim=12, latent_dim=7, condition_dim=5, ngf=4, resolution=16, channels=1)
-    image, mu, logvar = stage_one(torch.randn(3, 7), torch.randn(3, 12))
+    (image,), mu, logvar = stage_one(torch.randn(3, 7), torch.randn(3, 12))
     assert image.shape == (3, 1, 16, 16) and mu.shape == logvar.shape == (3, 5)
     stage_two = StageTwoGenerator(
         stage_one, 16, text_dim=12, condition_dim=5, ngf=4, residual_blocks=1, resolution=32, channels=1
     )
-    low, high, mu2, _ = stage_two(torch.randn(3, 7), torch.randn(3, 12))
+    (low, high), mu2, _ = stage_two(torch.randn(3, 7), torch.randn(3, 12))
     assert low.shape == (3, 1, 16, 16) and high.shape == (3, 1, 32, 32) and mu2.shape == (3, 5)
     assert not low.requires_grad and not any(p.requires_grad for p in stage_two.stage_one.parameters())
     d1 = StackGANDiscriminator(16, 1, ndf=4, condition_dim=5)

@@ -123,11 +123,12 @@ class StageOneGenerator(nn.Module):
         self.upsample = nn.Sequential(*(upsampling_block(width >> i, width >> (i + 1)) for i in range(steps)))
         self.to_image = nn.Sequential(conv3x3(width >> steps, channels), nn.Tanh())
 
-    def forward(self, z: Tensor, embedding: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(image, mu, logvar)."""
+    def forward(self, z: Tensor, embedding: Tensor) -> tuple[list[Tensor], Tensor, Tensor]:
+        """([image], mu, logvar): the generators of this module and zoo/nets/stackgan2.py return their images
+        smallest first."""
         c, mu, logvar = self.conditioning(embedding)
         h = self.fc(torch.cat([z, c], dim=1)).view(z.shape[0], self.width, 4, 4)
-        return self.to_image(self.upsample(h)), mu, logvar
+        return [self.to_image(self.upsample(h))], mu, logvar
 
 
 class StageTwoGenerator(nn.Module):
@@ -172,13 +173,13 @@ class StageTwoGenerator(nn.Module):
         self.upsample = nn.Sequential(*(upsampling_block(width >> i, width >> (i + 1)) for i in range(steps)))
         self.to_image = nn.Sequential(conv3x3(width >> steps, channels), nn.Tanh())
 
-    def forward(self, z: Tensor, embedding: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(stage-I image, stage-II image, mu, logvar); mu and logvar are stage II's own."""
-        low = self.stage_one(z, embedding)[0].detach()
+    def forward(self, z: Tensor, embedding: Tensor) -> tuple[list[Tensor], Tensor, Tensor]:
+        """([stage-I image, stage-II image], mu, logvar); mu and logvar are stage II's own."""
+        low = self.stage_one(z, embedding)[0][0].detach()
         h = self.encoder(low)
         c, mu, logvar = self.conditioning(embedding)
         h = self.joint(torch.cat([h, c[:, :, None, None].expand(-1, -1, *h.shape[2:])], dim=1))
-        return low, self.to_image(self.upsample(self.residual(h))), mu, logvar
+        return [low, self.to_image(self.upsample(self.residual(h)))], mu, logvar
 
 
 class ImageEncoder(nn.Sequential):
