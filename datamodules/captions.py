@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 
 from datamodules.base import Batch, DataExtent, ZooDataModule
 from datamodules.images import DECODE_ERRORS, center_square, resize_square
+from datamodules.text_embeddings import EncoderSettings, IndexedEmbeddings, load_or_build
 from zoo.allowlist_pickle import AllowListUnpickler
 from zoo.errors import ZooError
 from zoo.importers.nvlabs import _numpy_scalar
@@ -43,6 +44,7 @@ TEXT_FOLDERS = ("text_c10", "text")  # StackGAN's CUB and flowers use text_c10/,
 IMAGE_FOLDERS = ("images", "CUB_200_2011/images", "jpg", ".")
 IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg")
 EMBEDDINGS = "char-CNN-RNN-embeddings.pickle"
+TEXT_EMBEDDINGS = ("auto", "zoo", "none")
 #: characters of Reed et al.'s char-CNN-RNN input, as reedscot/icml2016's data loader lists them: lowercase
 #: letters, digits, punctuation and space, "-" twice (positions 37 and 60, 1-based: 70 in all); id 0 pads,
 #: characters outside it are dropped
@@ -198,6 +200,7 @@ class CaptionedImages(Dataset):
     ):
         self.root, self.resolution, self.channels = Path(root), resolution, channels
         data = read_split(self.root, split)
+        self.split_data = data
         self.keys, self.captions, self.embeddings = data.keys, data.captions, data.embeddings
         self.classes = torch.tensor(data.classes, dtype=torch.long)
         self.files = [image_path(self.root, key) for key in self.keys]
@@ -234,7 +237,7 @@ class CaptionedImages(Dataset):
         return torch.stack([char_ids(lines[k % len(lines)], self.text_length) for k in range(self.captions_per_image)])
 
     def __getitem__(self, i: int):
-        embedding = None if self.embeddings is None else torch.from_numpy(self.embeddings[i])
+        embedding = None if self.embeddings is None else torch.from_numpy(np.asarray(self.embeddings[i]))
         return self.image(i), embedding, self.characters(i), self.classes[i]
 
     def __getitems__(self, indices: list[int]) -> Batch:
@@ -247,7 +250,13 @@ class CaptionedImages(Dataset):
 
 class CaptionsDataModule(ZooDataModule):
     """A dataset in StackGAN's layout (CUB-200-2011 birds, Oxford-102 flowers, COCO, captioned MNIST) as
-    ``(image, embeddings or None, caption characters, class)`` batches."""
+    ``(image, embeddings or None, caption characters, class)`` batches. Without a char-CNN-RNN-embeddings.pickle,
+    the embeddings are the zoo's own text encoder's (datamodules/text_embeddings.py), trained once and cached, once
+    a text-to-image model asks for them (``attach_text_embeddings``); until then, and with ``text_embeddings:
+    none``, such batches hold None."""
+
+    #: the char-CNN-RNN's settings where the zoo trains it (``text_embeddings: zoo``)
+    encoder_settings = EncoderSettings()
 
     def __init__(
         self,
@@ -257,6 +266,8 @@ class CaptionsDataModule(ZooDataModule):
         channels: int = 3,
         captions_per_image: int = 10,
         text_length: int = 201,
+        text_embeddings: str = "auto",
+        text_encoder_steps: int = 1500,
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int | None = None,
@@ -269,12 +280,21 @@ class CaptionsDataModule(ZooDataModule):
             channels: 3 (RGB) or 1 (grayscale).
             captions_per_image: captions returned per image (10 in CUB and flowers, 5 in COCO).
             text_length: characters per caption, cut or zero-padded (201 in Reed et al.'s char-CNN-RNN).
+            text_embeddings: where the caption embeddings come from: auto (the dataset's
+                char-CNN-RNN-embeddings.pickle when it exists, else the zoo's encoder), zoo (the zoo's encoder even
+                where the pickle exists) or none (no embeddings: the batches hold None).
+            text_encoder_steps: training steps of the zoo's char-CNN-RNN (trained once, cached in the root).
         """
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if channels not in (1, 3):
             raise ZooError(f"--data.channels must be 1 or 3, got {channels}")
         self.root, self.train, self.resolution, self.channels = Path(root), train, resolution, channels
         self.captions_per_image, self.text_length = captions_per_image, text_length
+        if text_embeddings not in TEXT_EMBEDDINGS:
+            raise ZooError(f"--data.text_embeddings must be one of {', '.join(TEXT_EMBEDDINGS)}, got {text_embeddings}")
+        self.text_embeddings = text_embeddings
+        self.encoder_settings = replace(self.encoder_settings, steps=text_encoder_steps)
+        self.text_cache: dict | None = None
 
     @property
     def split(self) -> str:
@@ -295,6 +315,58 @@ class CaptionsDataModule(ZooDataModule):
         if self.dataset is None:
             self.prepare_data()
             self.validate()
-            self.dataset = CaptionedImages(
-                self.root, self.split, self.resolution, self.channels, self.captions_per_image, self.text_length
-            )
+            self.dataset = self.split_dataset(self.split)
+
+    def split_dataset(self, split: str) -> CaptionedImages:
+        return CaptionedImages(
+            self.root, split, self.resolution, self.channels, self.captions_per_image, self.text_length
+        )
+
+    @property
+    def has_pretrained_embeddings(self) -> bool:
+        return (self.root / self.split / EMBEDDINGS).is_file()
+
+    @property
+    def uses_zoo_encoder(self) -> bool:
+        """Whether the embeddings are the zoo's char-CNN-RNN's (no pickle, or ``text_embeddings: zoo``)."""
+        return self.text_embeddings == "zoo" or (self.text_embeddings == "auto" and not self.has_pretrained_embeddings)
+
+    @property
+    def text_dim(self) -> int | None:
+        """The size of a caption embedding (linked to the text-to-image models' ``text_dim``): the pickle's (1024
+        in StackGAN's files; read from it) or the zoo encoder's; None with ``text_embeddings: none``."""
+        if self.text_embeddings == "none":
+            return None
+        if self.uses_zoo_encoder:
+            return self.encoder_settings.architecture["embedding_dim"]
+        return int(np.asarray(read_legacy_pickle(self.root / self.split / EMBEDDINGS)).shape[-1])
+
+    @property
+    def text_encoder(self) -> dict | None:
+        """The zoo encoder's architecture (linked to the models' ``text_encoder``, which then stores the encoder in
+        its checkpoints for ``sample --text``); None where the embeddings are the pretrained pickle's."""
+        if not self.uses_zoo_encoder:
+            return None
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.encoder_settings.architecture.items()}
+
+    def prepare_embeddings(self) -> dict:
+        """The zoo encoder's cache for this dataset (train and, where it exists, test), built when missing, stale
+        or damaged (``python cli.py prepare`` calls it)."""
+        splits = [s for s in ("train", "test") if (self.root / s / "filenames.pickle").is_file()]
+        if "train" not in splits:
+            raise missing(self.root / "train" / "filenames.pickle", "the train split (the text encoder learns on it)")
+        datasets = {s: self.split_dataset(s) for s in splits}
+        return load_or_build(self.root, datasets, self.encoder_settings, getattr(self, "mnist_root", "data"))
+
+    def attach_text_embeddings(self) -> dict | None:
+        """Makes the dataset (after ``setup``) yield caption embeddings: the pickle's, or the zoo encoder's from its
+        cache (built when needed); returns the zoo encoder's weights (None: the pickle's embeddings). The
+        text-to-image models call it in their ``setup``, so other models on captioned data train no encoder."""
+        if self.text_embeddings == "none":
+            raise ZooError("a text-to-image model needs caption embeddings: drop --data.text_embeddings none")
+        if not self.uses_zoo_encoder:
+            return None
+        if self.text_cache is None:
+            self.text_cache = self.prepare_embeddings()
+        self.dataset.embeddings = IndexedEmbeddings(self.text_cache["table"], self.text_cache["index"][self.split])
+        return self.text_cache["encoder"]

@@ -49,10 +49,15 @@ class MNISTClassifier(nn.Module):
         )
 
     def forward(self, digits: Tensor) -> Tensor:
+        return self.net[-1](self.features(digits))
+
+    def features(self, digits: Tensor) -> Tensor:
+        """The 128-unit hidden layer (after ReLU and dropout): the image features of the text-to-image family's
+        text encoder and diversity score (zoo/text_encoder.py, benchmarks/text2image.py)."""
         digits = to_unit_range(digits)
         if digits.shape[-1] != SOURCE_SIZE or digits.shape[-2] != SOURCE_SIZE:
             digits = F.interpolate(digits, size=SOURCE_SIZE, mode="bilinear", align_corners=False, antialias=True)
-        return self.net(digits)
+        return self.net[:-1](digits)
 
     @torch.no_grad()
     def predict(self, digits: Tensor, batch_size: int = 2048) -> Tensor:
