@@ -33,6 +33,8 @@ MODELS = {
     "cyclegan": "zoo.cyclegan:CycleGAN",
     "stargan": "zoo.stargan:StarGAN",
     "msgan": "zoo.msgan:MSGAN",
+    "stackgan": "zoo.stackgan:StackGAN",
+    "stackgan2": "zoo.stackgan2:StackGAN2",
 }
 
 #: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
@@ -61,6 +63,8 @@ SUMMARIES = {
     "cyclegan": "Zhu 2017: translators A->B and B->A, 70x70 PatchGANs, least squares, cycle and identity losses.",
     "stargan": "Choi 2018: one translator G(x, c) for every target domain, PatchGAN critic with a domain classifier.",
     "msgan": "Mao 2019: a conditional DCGAN whose G also maximizes image over latent distance (mode seeking).",
+    "stackgan": "Zhang 2017: text -> conditioning augmentation -> 64 px stage I -> 256 px stage II, trained in turn.",
+    "stackgan2": "Zhang 2018 (StackGAN++): a tree G with GLU blocks at 64/128/256 px, one D per scale, G EMA.",
 }
 
 
