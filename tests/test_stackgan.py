@@ -92,7 +92,7 @@ def test_stage2_loads_and_freezes_the_stage1_generator(stage1_ckpt, captions_roo
 def test_stage2_refuses_a_missing_or_wrong_stage1_checkpoint(stage1_ckpt, tmp_path):
     with pytest.raises(ZooError, match="--model.stage1_ckpt PATH"):
         get_model("stackgan")(text_dim=TEXT_DIM, **{**STAGE1, "stage": 2})
-    with pytest.raises(ZooError, match="checkpoint not found"):
+    with pytest.raises(ZooError, match="--model.stage1_ckpt: checkpoint not found"):
         stage2(tmp_path / "nope.ckpt").load_stage_one(tmp_path / "nope.ckpt")
     with pytest.raises(ZooError, match=r"ngf 4 \(stage II needs 8\)"):
         stage2(stage1_ckpt, ngf=8).load_stage_one(stage1_ckpt)

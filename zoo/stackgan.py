@@ -142,7 +142,10 @@ class StackGAN(StagedImages, TextToImageGAN):
     def load_stage_one(self, path: str | Path) -> None:
         """Copies the generator of a stage-1 stackgan checkpoint into stage II's frozen ``stage_one``, refusing any
         other checkpoint with a ZooError that says what is wrong."""
-        checkpoint = read_checkpoint(path)
+        try:
+            checkpoint = read_checkpoint(path)
+        except ZooError as err:
+            raise ZooError(f"--model.stage1_ckpt: {err}") from err
         hparams = checkpoint.get("hyper_parameters", {})
         if checkpoint.get("zoo_model") != "stackgan" or hparams.get("stage") != 1:
             found = f"a '{checkpoint.get('zoo_model')}' model" + (
