@@ -26,6 +26,10 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``translation``: cyclegan and stargan on MNIST translation tasks with known answers (benchmarks/translation.py):
 
     python benchmarks/quality.py translation --root ../shared/data --record
+
+``mode_seeking``: msgan's class diversity with and without its term on MNIST (benchmarks/mode_seeking.py):
+
+    python benchmarks/quality.py mode_seeking --root ../shared/data --generator_steps 300 --record
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, stacked_mnist, translation
+from benchmarks import conditional, mode_seeking, stacked_mnist, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -340,9 +344,11 @@ def main() -> None:
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
+    mode_seeking.add_arguments(sub.add_parser("mode_seeking", help="msgan's class diversity with and without its term"))
     args = parser.parse_args()
     quiet_lightning()
     delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    delegated["mode_seeking"] = mode_seeking
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)
         return
