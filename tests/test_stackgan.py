@@ -147,3 +147,13 @@ def test_stackgan2_trains_every_scale_with_ema_and_mode_seeking(captions_root, t
     reloaded = load_gan(tmp_path / "last.ckpt", expected_model="stackgan2")
     stages = reloaded.sample_stages(torch.randn(2, 6), torch.randn(2, TEXT_DIM))
     assert [tuple(x.shape) for x in stages] == [(2, 1, 8, 8), (2, 1, 16, 16), (2, 1, 32, 32)]
+
+
+def test_options_the_entries_do_not_use_are_refused():
+    with pytest.raises(
+        ZooError, match=r"--model.penalties .* \(mode seeking on stackgan2: --model.mode_seeking_weight\)"
+    ):
+        get_model("stackgan2")(text_dim=TEXT_DIM, penalties=[{"name": "mode_seeking"}], **TREE)
+    with pytest.raises(ZooError, match="stackgan does not use --model.d_steps 5"):
+        get_model("stackgan")(text_dim=TEXT_DIM, d_steps=5, **STAGE1)
+    get_model("stackgan")(text_dim=TEXT_DIM, penalties=[], objective="non_saturating", **STAGE1)
