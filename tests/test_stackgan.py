@@ -89,6 +89,13 @@ def test_stage2_loads_and_freezes_the_stage1_generator(stage1_ckpt, captions_roo
     assert reloaded.sample(3, text).shape == (3, 1, 32, 32)
 
 
+def test_stage2_from_16_to_32_px_as_on_captioned_mnist():
+    model = stage2("unused.ckpt", stage1_resolution=16)
+    (low, high), _, _ = model.generator(torch.randn(2, 6), torch.randn(2, TEXT_DIM))
+    assert low.shape == (2, 1, 16, 16) and high.shape == (2, 1, 32, 32)
+    assert model.discriminator.features(high).shape == (2, 8, 4, 4)  # one 3x3 narrowing back to the 16 px D width
+
+
 def test_stage2_refuses_a_missing_or_wrong_stage1_checkpoint(stage1_ckpt, tmp_path):
     with pytest.raises(ZooError, match="--model.stage1_ckpt PATH"):
         get_model("stackgan")(text_dim=TEXT_DIM, **{**STAGE1, "stage": 2})

@@ -12,7 +12,13 @@ from torch import Tensor
 from callbacks.checkpoint_io import read_checkpoint
 from zoo.base import eval_mode, make_optimizer
 from zoo.errors import ZooError
-from zoo.nets.stackgan import StackGANDiscriminator, StageOneGenerator, StageTwoGenerator, kl_divergence
+from zoo.nets.stackgan import (
+    StackGANDiscriminator,
+    StageOneGenerator,
+    StageTwoGenerator,
+    doublings,
+    kl_divergence,
+)
 from zoo.nn import dcgan_init
 from zoo.text_to_image import TextToImageGAN, matching_aware_d_loss
 
@@ -88,6 +94,7 @@ class StackGAN(StagedImages, TextToImageGAN):
         stage: int = 1,
         stage1_ckpt: str | None = None,
         resolution: int = 64,
+        stage1_resolution: int | None = None,
         channels: int = 3,
         ngf: int = 128,
         ndf: int = 64,
@@ -103,8 +110,10 @@ class StackGAN(StagedImages, TextToImageGAN):
             stage: 1 (train the low-resolution stage) or 2 (train stage II on a frozen stage I).
             stage1_ckpt: stage 2 only: the stage-I checkpoint (``fit --model stackgan --model.stage 1``) whose
                 generator stage II builds on; its text_dim, latent_dim, condition_dim, ngf, channels must be these,
-                its resolution a quarter of this one.
+                its resolution ``stage1_resolution``.
             resolution: image size of this stage, linked from the datamodule (64 for stage I, 256 for stage II).
+            stage1_resolution: stage 2 only: the stage-I image size (None: a quarter of ``resolution``, the paper's
+                64 -> 256; captioned MNIST uses 16 -> 32).
             channels: image channels, linked from the datamodule.
             ngf: GF_DIM: stage I's G starts at 8 ngf channels at 4x4, stage II's encoder reaches 4 ngf (128 birds).
             ndf: DF_DIM: the discriminators' first width (64 birds).
@@ -130,13 +139,14 @@ class StackGAN(StagedImages, TextToImageGAN):
             self.generator = StageOneGenerator(text, z, condition_dim, ngf, resolution, channels)
             self.discriminator = StackGANDiscriminator(resolution, channels, ndf, condition_dim)
         else:
-            low = resolution // 4
+            low = stage1_resolution or resolution // 4
             stage_one = StageOneGenerator(text, z, condition_dim, ngf, low, channels)
             self.generator = StageTwoGenerator(
                 stage_one, low, text, condition_dim, ngf, residual_blocks, resolution, channels
             )
+            narrowings = doublings(low, resolution, "StackGAN stage II")  # back to stage I's D width: 2 at 64 -> 256
             self.discriminator = StackGANDiscriminator(
-                resolution, channels, ndf, condition_dim, narrowings=2, unconditional=True
+                resolution, channels, ndf, condition_dim, narrowings=narrowings, unconditional=True
             )
         dcgan_init(self.generator)
         dcgan_init(self.discriminator)
@@ -167,7 +177,7 @@ class StackGAN(StagedImages, TextToImageGAN):
                 "python cli.py fit --model stackgan --model.stage 1"
             )
         mine = {**{k: self.hparams[k] for k in STAGE_ONE_SHAPE if k != "text_dim"}, "text_dim": self.text_dim}
-        mine["resolution"] = self.hparams.resolution // 4
+        mine["resolution"] = self.hparams.stage1_resolution or self.hparams.resolution // 4
         differ = [f"{k} {hparams.get(k)} (stage II needs {v})" for k, v in mine.items() if hparams.get(k) != v]
         if differ:
             raise ZooError(f"--model.stage1_ckpt {path} does not fit this stage II: its {', '.join(differ)}")
