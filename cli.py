@@ -33,8 +33,10 @@ USAGE = """usage: python cli.py {fit,validate,test,predict} --model NAME [--data
                             [--style_mix 1,2:3,4 --mix_layers coarse|middle|fine|A-B]
                             [--input DIR [--direction a_to_b|b_to_a] [--target NAME,NAME]]   (cyclegan, stargan)
                             [--latents FILE.npy [--labels FILE.npy]]
+                            [--text "a caption" ... | --text_file F] [--interpolate_text "A" "B"]   (text to image)
        python cli.py evaluate --ckpt_path PATH [--data NAME] [--metrics fid,kid,is,pr] [--num_samples N]
        python cli.py prepare --data NAME --data.root PATH [--data.resolution R]      (or: prepare --list | --clean)
+       python cli.py prepare --data captioned_mnist --data.root PATH  (the text encoder and caption embeddings)
        python cli.py import [--from SOURCE] --ckpt_path FILE --out zoo.ckpt   (the authors' checkpoints, zoo/importers)
        python cli.py models
 
@@ -269,6 +271,8 @@ def prepare_command(argv: list[str]) -> int:
 
         return cache_folder_command(argv)
     data_cls = resolve_class(name, get_datamodule)
+    if hasattr(data_cls, "prepare_embeddings"):
+        return prepare_text_embeddings(name, data_cls, argv)
     if not hasattr(data_cls, "cache_paths"):
         raise ZooError(f"--data {name} is read into memory directly; it has no cache to prepare")
     parser = ArgumentParser(prog=f"python cli.py prepare --data {name}", description=prepare_command.__doc__)
@@ -281,6 +285,30 @@ def prepare_command(argv: list[str]) -> int:
         print(f"{meta['count']} images at {data.resolution} px in {path.with_suffix('.npy')}")
         for bad in meta["unreadable"]:
             print(f"  unreadable, left out: {bad}")
+    return 0
+
+
+def prepare_text_embeddings(name: str, data_cls: type, argv: list[str]) -> int:
+    """``prepare`` for captioned data without char-CNN-RNN-embeddings.pickle: builds the dataset where it is built
+    (captioned_mnist), trains the zoo's text encoder and caches every caption's embedding
+    (datamodules/text_embeddings.py); reuses a valid cache."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(prog=f"python cli.py prepare --data {name}", description=prepare_text_embeddings.__doc__)
+    parser.add_class_arguments(data_cls, "data")
+    data = parser.instantiate(parser.parse_args(argv)).data
+    data.prepare_data()
+    data.validate()
+    if not data.uses_zoo_encoder:
+        print(f"{data.root} has char-CNN-RNN-embeddings.pickle: its embeddings are used, no text encoder to train")
+        return 0
+    cache = data.prepare_embeddings()
+    from datamodules.text_embeddings import cache_path
+
+    counts = ", ".join(f"{split} {len(index)}" for split, index in cache["index"].items())
+    scores = "".join(f"; {split} zero-shot accuracy {100 * acc:.1f}%" for split, acc in cache["scores"].items())
+    print(f"text encoder: {len(cache['table'])} distinct captions, {cache['table'].shape[1]}-d embeddings ({counts} "
+          f"images){scores} -> {cache_path(data.root)}")  # fmt: skip
     return 0
 
 
@@ -402,6 +430,15 @@ def sample_command(argv: list[str]) -> int:
     parser.add_argument(
         "--labels", default=None, metavar="FILE.npy", help="with --latents: one int class per latent (conditional)"
     )
+    parser.add_argument(
+        "--text", action="append", default=None, metavar="CAPTION",
+        help="text-to-image models: grid.png with --num_samples images of this caption (repeat for several)",
+    )  # fmt: skip
+    parser.add_argument("--text_file", default=None, metavar="F", help="text-to-image: one caption per line")
+    parser.add_argument(
+        "--interpolate_text", nargs=2, default=None, metavar=("A", "B"),
+        help="text-to-image: write interpolation-text.png, --strips rows of --steps images, the text going from A to B",
+    )  # fmt: skip
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 ... (auto: cuda when available)")
     args = parser.parse_args(argv)
 
@@ -438,6 +475,8 @@ def sample_command(argv: list[str]) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     if getattr(model, "translates_images", False) or args.input:
         return translate_command(model, args, out_dir)
+    if args.text or args.text_file or args.interpolate_text:
+        return text_command(model, args, out_dir)
     seed, truncation = args.seed, args.truncation
     inputs = sampling.load_inputs(model, args.latents, args.labels) if args.latents else None
     if inputs is not None:
@@ -482,6 +521,32 @@ def sample_command(argv: list[str]) -> int:
     written = [*pictures, *(["samples.npz"] if args.npz else []), *(["000000.png ..."] if args.individual else [])]
     ema = " (EMA generator)" if model.generator_ema is not None else ""
     print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg{ema}: {', '.join(written)} -> {out_dir}")
+    return 0
+
+
+def text_command(model, args, out_dir: Path) -> int:
+    """``sample --text/--text_file/--interpolate_text`` for text-to-image models; see zoo/text_sampling.py."""
+    from torchvision.utils import save_image
+
+    from callbacks.samples import sample_picture
+    from zoo import text_sampling
+
+    text_sampling.require_text_model(model)
+    captions = text_sampling.read_captions(args.text, args.text_file)
+    pictures = {}  # file name -> (stages, images per row)
+    if captions:
+        stages = text_sampling.caption_stages(model, captions, args.num_samples, args.seed)
+        pictures["grid.png"] = (stages, args.nrow or min(args.num_samples, 16))
+        (out_dir / "captions.txt").write_text("\n".join(captions) + "\n", encoding="utf-8")
+    if args.interpolate_text:
+        stages = text_sampling.text_interpolation(model, *args.interpolate_text, args.strips, args.steps, args.seed)
+        pictures["interpolation-text.png"] = (stages, args.steps)
+    for name, (stages, nrow) in pictures.items():
+        save_image(sample_picture(stages[-1], nrow), out_dir / name)
+        if len(stages) > 1:
+            for i, images in enumerate(stages, 1):
+                save_image(sample_picture(images, nrow), out_dir / name.replace(".png", f"-stage{i}.png"))
+    print(f"{type(model).__name__} at {model.images_seen / 1000:.1f} kimg: {', '.join(pictures)} -> {out_dir}")
     return 0
 
 

@@ -34,6 +34,11 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
 ``stacked_text2image``: stackgan and stackgan2 stage by stage on captioned MNIST (benchmarks/stacked_text2image.py):
 
     python benchmarks/quality.py stacked_text2image --root ../shared/data --generator_steps 300 --record
+
+``text2image``: digit and attribute accuracy, matching-aware AUC and diversity of the text-to-image entries on
+captioned MNIST (benchmarks/text2image.py):
+
+    python benchmarks/quality.py text2image --root ../shared/data --generator_steps 300 --record
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 import pytorch_lightning as pl
 import torch
 
-from benchmarks import conditional, mode_seeking, stacked_mnist, stacked_text2image, translation
+from benchmarks import conditional, mode_seeking, stacked_mnist, stacked_text2image, text2image, translation
 from benchmarks.results import record_block
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
@@ -348,11 +353,14 @@ def main() -> None:
     stacked_mnist.add_arguments(sub.add_parser("stacked_mnist", help="DCGAN's mode coverage on Stacked MNIST"))
     conditional.add_arguments(sub.add_parser("conditional", help="class accuracy and coverage of conditional entries"))
     translation.add_arguments(sub.add_parser("translation", help="image-to-image entries on tasks with known answers"))
+    text2image.add_arguments(sub.add_parser("text2image", help="text-to-image entries on captioned MNIST"))
     mode_seeking.add_arguments(sub.add_parser("mode_seeking", help="msgan's class diversity with and without its term"))
     stacked_text2image.add_arguments(sub.add_parser("stacked_text2image", help="stackgan/stackgan2 stage by stage"))
     args = parser.parse_args()
     quiet_lightning()
-    delegated = {"stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation}
+    delegated = {
+        "stacked_mnist": stacked_mnist, "conditional": conditional, "translation": translation, "text2image": text2image
+    }  # fmt: skip
     delegated.update(mode_seeking=mode_seeking, stacked_text2image=stacked_text2image)
     if args.protocol in delegated:
         delegated[args.protocol].main_with(args)

@@ -159,10 +159,9 @@ def build_cache(
     """Trains the encoder on the ``train`` dataset (``CaptionedImages``), encodes every distinct caption of all
     ``datasets`` and writes the cache to ``path``."""
     train = datasets["train"]
-    images = torch.stack([train.image(i) for i in range(len(train))])
     characters = torch.stack([train.characters(i) for i in range(len(train))])
     encoder = train_text_encoder(
-        characters, train.classes, image_features(images), settings.architecture, settings.steps,
+        characters, train.classes, image_features(all_images(train)), settings.architecture, settings.steps,
         settings.batch_size, settings.lr, settings.seed,
     )  # fmt: skip
     distinct = sorted({line for dataset in datasets.values() for lines in dataset.captions for line in lines})
@@ -174,8 +173,15 @@ def build_cache(
             [[row[lines[j % len(lines)]] for j in range(k)] for lines in dataset.captions], dtype=torch.int32
         )
     table = encode_captions(encoder, distinct, train.text_length)
+    scores = {}
+    for name, dataset in datasets.items():
+        if name != "train":  # held-out images: how well the embedding tells their classes apart
+            scores[name] = zero_shot_accuracy(
+                image_features(all_images(dataset)), dataset.classes, table[index[name].long()]
+            )
     cache = {
         "key": key,
+        "scores": scores,
         "settings": settings.as_dict(),
         "encoder": {k: v.cpu() for k, v in encoder.state_dict().items()},
         "table": table,
@@ -183,6 +189,23 @@ def build_cache(
     }
     write_cache(path, cache)
     return cache
+
+
+def all_images(dataset) -> Tensor:
+    """Every image of a ``CaptionedImages`` split, uint8 (N, C, R, R)."""
+    return torch.stack([dataset.image(i) for i in range(len(dataset))])
+
+
+def zero_shot_accuracy(image_features: Tensor, classes: Tensor, text: Tensor) -> float:
+    """Reed et al. 2016 (CVPR) Eq. 1 and Sec. 5.2: each image is given the class whose captions' mean embedding is
+    most compatible with it, <image feature, mean text embedding of the class>; the fraction given their own class.
+    ``text`` holds each image's caption embeddings (N, K, D)."""
+    labels, inverse = classes.unique(return_inverse=True)
+    per_image = text.float().mean(1)
+    sums = torch.zeros(len(labels), per_image.shape[1]).index_add_(0, inverse, per_image)
+    class_text = sums / torch.bincount(inverse, minlength=len(labels))[:, None]
+    predicted = (image_features.float() @ class_text.T).argmax(1)
+    return float((predicted == inverse).double().mean())
 
 
 def load_or_build(root: Path, datasets: dict, settings: EncoderSettings, mnist_root: str = "data") -> dict:

@@ -167,3 +167,28 @@ def test_text_rule_mean_of_random_captions():
     picks = torch.randint(3, (2, 4), generator=torch.Generator().manual_seed(5))
     mean = choose_text(embeddings, 4, torch.Generator().manual_seed(5))
     assert mean[:, 0].tolist() == pytest.approx((picks.float().mean(1) + torch.tensor([0.0, 3.0])).tolist())
+
+
+@needs_mnist
+def test_prepare_command_trains_once_then_reuses(tiny_captioned, monkeypatch, capsys):
+    import cli
+
+    small = {"alphabet_size": 70, "channels": (8, 8, 8), "embedding_dim": 128}
+    monkeypatch.setattr(CaptionsDataModule, "encoder_settings", text_embeddings.EncoderSettings(architecture=small))
+    builds = []
+    monkeypatch.setattr(text_embeddings, "mnist_classifier_features", lambda root: builds.append(1) or fake_features)
+    text_embeddings.cache_path(tiny_captioned).unlink(missing_ok=True)
+    argv = ["prepare", "--data", "captioned_mnist", "--data.root", str(SHARED_MNIST), "--data.out", str(tiny_captioned),
+            "--data.limit", "60", "--data.text_length", "48", "--data.text_encoder_steps", "2"]  # fmt: skip
+    assert cli.main(list(argv)) == 0 and builds == [1]
+    printed = capsys.readouterr().out
+    assert "128-d embeddings (train " in printed and "test zero-shot accuracy" in printed
+    assert cli.main(list(argv)) == 0 and builds == [1]  # valid cache: nothing trained
+
+
+def test_zero_shot_accuracy_by_hand():
+    features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    classes = torch.tensor([5, 9, 9])
+    # class 5's mean text (1, 0); class 9's mean of (0, 2) and (0, 0): (0, 1). Image 2 scores 1 vs 0.1: class 5
+    text = torch.tensor([[[1.0, 0.0]], [[0.0, 2.0]], [[0.0, 0.0]]])
+    assert text_embeddings.zero_shot_accuracy(features, classes, text) == pytest.approx(2 / 3)

@@ -313,7 +313,7 @@ class ZooCLI(LightningCLI):
     def linked_names(self) -> list[str]:
         """Model arguments that come from the datamodule (``--data.resolution`` sets the model's resolution)."""
         model_params = init_parameters(self.model_class)
-        names = ["resolution", "channels", "sample_shape", "domains"]
+        names = ["resolution", "channels", "sample_shape", "domains", "text_dim", "text_encoder"]
         if getattr(self.model_class, "conditional", False):
             names.append("num_classes")
         return [n for n in names if n in model_params and hasattr(self.datamodule_class, n)]

@@ -21,7 +21,7 @@ Stable API for the entries and the sample command:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +30,7 @@ from torch import Tensor
 from zoo.base import GANModule, eval_mode
 from zoo.errors import ZooError
 from zoo.text_encoder import CharCNNRNN
+from zoo.translation import reject_knobs
 
 #: embeddings kept in the checkpoint for the sample grid and ``sample`` without text (drawn from training data)
 PREVIEW_TEXTS = 64
@@ -116,24 +117,43 @@ class TextToImageGAN(GANModule):
 
     default_data = "captioned_mnist"
     conditional = False  # no class labels: the text comes from the datamodule's embeddings
+    #: GANModule knobs the entry's own game does not use: name -> the only value accepted (subclasses may change it)
+    fixed_knobs: ClassVar[dict] = {
+        "d_steps": 1, "packing": 1, "num_classes": None, "penalties": None, "weight_clip": None, "lr_decay_kimg": None
+    }  # fmt: skip
 
-    def __init__(self, text_dim: int = 1024, text_encoder: dict | None = None, num_captions: int = 4, **kwargs):
+    def __init__(
+        self,
+        text_dim: int = 1024,
+        text_encoder: dict | None = None,
+        num_captions: int = 4,
+        objective: str | None = None,
+        **kwargs,
+    ):
         """
         Args:
             text_dim: size of a caption embedding, linked from the datamodule (1024: Reed et al.'s char-CNN-RNN).
             text_encoder: the zoo char-CNN-RNN's architecture, linked from the datamodule when it trained one (the
                 encoder is then stored in checkpoints, for ``sample --text``); None: pretrained embeddings.
             num_captions: captions averaged into one text input (4 for GAN-INT-CLS); 1: one random caption.
+            objective: must stay None: the matching-aware BCE losses are the entry's own.
         """
+        name = type(self).__name__
+        if objective is not None:
+            raise ZooError(f"{name} trains on its own matching-aware losses; --model.objective does not apply to it")
+        latent_dim = kwargs.get("latent_dim")
+        reject_knobs(name, kwargs, self.fixed_knobs, "its game and schedule are its paper's")
+        if latent_dim is not None:
+            kwargs["latent_dim"] = latent_dim  # reject_knobs drops it (translators have none); this entry has one
         if text_dim is None:
             raise ZooError("a text-to-image model needs caption embeddings: drop --data.text_embeddings none")
         if num_captions < 1:
             raise ZooError(f"num_captions must be >= 1, got {num_captions}")
-        super().__init__(**kwargs)
+        super().__init__(objective=None, **kwargs)
         self.text_dim, self.num_captions = text_dim, num_captions
         self.text_encoder = None
         if text_encoder is not None:
-            self.text_encoder = CharCNNRNN(**text_encoder).requires_grad_(False).eval()
+            self.text_encoder = CharCNNRNN(**text_encoder).requires_grad_(False)  # frozen; no dropout or BN
         self.register_buffer("preview_text", torch.zeros(PREVIEW_TEXTS, text_dim))
 
     # ------------------------------------------------------------------------------------------- data

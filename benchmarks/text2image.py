@@ -1,0 +1,354 @@
+"""Text-to-image quality on captioned MNIST at a CPU budget: do samples show what their caption says?
+
+Each entry trains on captioned MNIST at 32 px (datamodules/captioned_mnist.py: real MNIST digits, 10 captions each
+naming the digit and its measured thickness, slant and size; one (thickness, slant) combination per digit held out
+of training) with the zoo's char-CNN-RNN embeddings (datamodules/text_embeddings.py, built by ``python cli.py
+prepare --data captioned_mnist``), for ``--generator_steps`` generator updates at batch 64 with its paper's game,
+G and D widths ``--width``. Then, for ``--eval_images`` images of the test split (every combination, the held-out
+ones included), one sample per image from that image's text input (the entry's rule: the mean of 4 of its caption
+embeddings for gan_t2i) is scored:
+
+- digit accuracy: the zoo's MNIST classifier (metrics/mnist_classifier.py) reads the caption's digit (target >= 90%);
+- attribute accuracy: thickness, slant and size measured on the sample with the functions that wrote the captions
+  (datamodules/digit_attributes.py) equal the caption's (chance 33%); split into seen and held-out combinations;
+- matching-aware D: the AUC of D(real image, its text) against D(real image, the text of an image of another class)
+  (0.5: D ignores the text);
+- diversity: the mean pairwise distance, in the classifier's 128-d feature space, of ``--diversity_samples``
+  samples of one caption, averaged over one caption per digit; the same for real test digits of that caption's
+  class is the reference.
+
+The baseline is Reed et al.'s plain text-conditional GAN (gan_t2i ``variant: gan``): the same networks and
+embeddings without the matching-aware term or interpolated texts. ``ENTRIES`` maps a row name to a registered model
+and its arguments; other text-to-image entries add their rows there.
+
+    python benchmarks/quality.py text2image --root ../shared/data --out data/captioned_mnist --generator_steps 300
+    python benchmarks/text2image.py --root ../shared/data --entries gan_t2i baseline --generator_steps 1000 --record
+
+``add_arguments`` and ``main_with`` let ``benchmarks/quality.py text2image`` run it; ``--record`` writes the table
+into benchmarks/RESULTS.md (block ``--block``, text2image-mnist by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.results import record_block
+from benchmarks.stacked_mnist import machine
+from datamodules.digit_attributes import attribute_levels
+
+RESOLUTION = 32
+TARGET_ACCURACY = 0.9
+#: row name -> the registered model and its arguments (other text-to-image entries add theirs)
+ENTRIES: dict[str, dict] = {
+    "gan_t2i": {"model": "gan_t2i", "args": {"variant": "int_cls"}},
+    "gan_t2i_cls": {"model": "gan_t2i", "args": {"variant": "cls"}},
+    "gan_t2i_int": {"model": "gan_t2i", "args": {"variant": "int"}},
+    "baseline": {"model": "gan_t2i", "args": {"variant": "gan"}},
+}
+DEFAULT_ENTRIES = ["gan_t2i", "baseline"]
+#: (generator, discriminator) width arguments ``--width`` sets, and the text-feature size ``--text_features`` sets
+WIDTH_ARGUMENTS = ("ngf", "ndf")
+TEXT_FEATURE_ARGUMENT = "nt"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", default="data", help="folder holding MNIST/raw/ (torchvision's layout)")
+    parser.add_argument("--out", default="data/captioned_mnist", help="where captioned MNIST is (or is built)")
+    parser.add_argument("--limit", type=int, default=None, help="MNIST images per split in captioned MNIST (all)")
+    parser.add_argument("--text_encoder_steps", type=int, default=1500, help="the zoo char-CNN-RNN's training steps")
+    parser.add_argument("--entries", nargs="+", default=DEFAULT_ENTRIES, help=f"rows of: {', '.join(ENTRIES)}")
+    parser.add_argument("--generator_steps", type=int, default=300, help="generator updates per entry")
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--width", type=int, default=32, help="G and D width (ngf = ndf)")
+    parser.add_argument("--text_features", type=int, default=32, help="projected text features (gan_t2i's nt)")
+    parser.add_argument(
+        "--model_args", type=json.loads, default={},
+        help='JSON of extra constructor arguments per row, e.g. \'{"gan_t2i": {"num_captions": 1}}\'',
+    )  # fmt: skip
+    parser.add_argument("--eval_images", type=int, default=2000, help="test images whose texts are sampled")
+    parser.add_argument("--diversity_samples", type=int, default=64, help="samples per caption for diversity")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (measurements: 1)")
+    parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    parser.add_argument("--block", default="text2image-mnist", help="the RESULTS.md block it replaces (one per budget)")
+
+
+# --------------------------------------------------------------------------------------------- scores
+
+
+def auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
+    """P(a positive scores above a negative), ties counted half (the area under the ROC curve)."""
+    diff = positive[:, None] - negative[None, :]
+    return float((diff > 0).double().mean() + 0.5 * (diff == 0).double().mean())
+
+
+def mean_pairwise_distance(features: torch.Tensor) -> float:
+    return float(torch.pdist(features.double()).mean())
+
+
+def caption_targets(classes: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    """What each caption says: the digit, thickness and slant of its class (``captioned_mnist.class_id``) and the
+    size level measured on its image."""
+    index = classes - 1
+    return {
+        "digit": index // 9,
+        "thickness": (index % 9) // 3,
+        "slant": index % 3,
+        "size": attribute_levels(real)[:, 2],
+    }
+
+
+def attribute_scores(images: torch.Tensor, targets: dict, held: torch.Tensor, classifier) -> dict[str, float]:
+    """Digit and attribute accuracies of ``images`` against ``targets``, on seen and held-out combinations."""
+    measured = {"digit": classifier.predict(images)}
+    levels = attribute_levels(images)
+    measured.update({"thickness": levels[:, 0], "slant": levels[:, 1], "size": levels[:, 2]})
+    scores = {}
+    for name, value in measured.items():
+        right = (value == targets[name]).double()
+        scores[f"{name}_seen"] = float(right[~held].mean()) if (~held).any() else float("nan")
+        scores[f"{name}_held_out"] = float(right[held].mean()) if held.any() else float("nan")
+    return scores
+
+
+class EvaluationSet:
+    """``n`` test images of captioned MNIST (a seeded draw) with their captions' embeddings and targets."""
+
+    def __init__(self, data, n: int, seed: int):
+        from datamodules.captioned_mnist import held_out_classes
+
+        dataset = data.dataset
+        rng = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(dataset), generator=rng)[:n].tolist()
+        items = [dataset[i] for i in order]
+        self.real = torch.stack([item[0] for item in items])  # uint8
+        self.embeddings = torch.stack([item[1] for item in items]).float()  # (n, K, D)
+        self.classes = torch.stack([item[3] for item in items])
+        self.targets = caption_targets(self.classes, self.real)
+        held = torch.tensor(sorted(held_out_classes(data.data_seed)))
+        self.held = torch.isin(self.classes, held)
+
+
+def score_entry(model, evaluation: EvaluationSet, classifier, args) -> dict:
+    """Every number of one trained entry on ``evaluation``."""
+    from datamodules.base import to_unit_range
+    from zoo.text_to_image import choose_text, wrong_partners
+
+    rng = torch.Generator().manual_seed(args.seed + 1)
+    text = choose_text(evaluation.embeddings, model.num_captions, rng)
+    samples = torch.cat([model.sample_text(t, 1, seed=args.seed + i) for i, t in enumerate(text.split(500))])
+    scores = attribute_scores(samples, evaluation.targets, evaluation.held, classifier)
+    real = to_unit_range(evaluation.real)
+    wrong, _ = wrong_partners(evaluation.classes, rng)
+    right_scores = torch.cat([model.text_scores(x, t) for x, t in zip(real.split(500), text.split(500), strict=True)])
+    wrong_text = text[wrong]
+    wrong_scores = torch.cat(
+        [model.text_scores(x, t) for x, t in zip(real.split(500), wrong_text.split(500), strict=True)]
+    )
+    scores["auc"] = auc(right_scores, wrong_scores)
+    distances = []
+    for digit in range(10):
+        first = int((evaluation.targets["digit"] == digit).nonzero()[0])
+        caption = evaluation.embeddings[first, :1]  # one caption
+        images = model.sample_text(caption, args.diversity_samples, seed=args.seed + 100 + digit)
+        distances.append(mean_pairwise_distance(classifier_features(classifier, images)))
+    scores["diversity"] = sum(distances) / len(distances)
+    return scores
+
+
+@torch.no_grad()
+def classifier_features(classifier, images: torch.Tensor) -> torch.Tensor:
+    was_training = classifier.training
+    classifier.eval()
+    features = classifier.features(images)
+    classifier.train(was_training)
+    return features
+
+
+def real_reference(evaluation: EvaluationSet, classifier, args) -> dict:
+    """The numbers real test digits at 32 px get: the ceiling of each column."""
+    real = evaluation.real  # uint8 at 32 px, as the datamodule resized them
+    scores = attribute_scores(real, evaluation.targets, evaluation.held, classifier)
+    distances = []
+    for digit in range(10):
+        first = int((evaluation.targets["digit"] == digit).nonzero()[0])
+        same = (evaluation.classes == evaluation.classes[first]).nonzero().flatten()[: args.diversity_samples]
+        distances.append(mean_pairwise_distance(classifier_features(classifier, real[same])))
+    scores["diversity"] = sum(distances) / len(distances)
+    return scores
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+def build(row: str, data, args: argparse.Namespace):
+    """Row ``row`` of ``ENTRIES`` for 32 px captioned MNIST, widths from the flags, plus ``--model_args``."""
+    from zoo import get_model
+    from zoo.registry import init_parameters
+
+    spec = ENTRIES[row]
+    cls = get_model(spec["model"])
+    params = init_parameters(cls)
+    kwargs = {
+        "resolution": RESOLUTION, "channels": 1, "text_dim": data.text_dim, "text_encoder": data.text_encoder,
+        "seed": args.seed,
+    }  # fmt: skip
+    kwargs.update({name: args.width for name in WIDTH_ARGUMENTS if name in params})
+    if TEXT_FEATURE_ARGUMENT in params:
+        kwargs[TEXT_FEATURE_ARGUMENT] = args.text_features
+    return cls(**{**kwargs, **spec.get("args", {}), **args.model_args.get(row, {})})
+
+
+def stop_after(generator_steps: int):
+    """A callback that ends training once the model has made ``generator_steps`` generator updates."""
+    import pytorch_lightning as pl
+
+    class StopAfter(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if pl_module.generator_steps >= generator_steps:
+                trainer.should_stop = True
+
+    return StopAfter()
+
+
+def train(model, data, args: argparse.Namespace) -> float:
+    """Trains ``model`` for ``args.generator_steps`` generator updates; returns the seconds it took."""
+    import pytorch_lightning as pl
+
+    trainer = pl.Trainer(
+        accelerator=args.device, devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
+        callbacks=[stop_after(args.generator_steps)],
+    )  # fmt: skip
+    start = time.perf_counter()
+    trainer.fit(model, data)
+    return time.perf_counter() - start
+
+
+def datamodule(args: argparse.Namespace, train: bool):
+    from datamodules.captioned_mnist import CaptionedMNISTDataModule
+
+    data = CaptionedMNISTDataModule(
+        root=args.root, out=args.out, limit=args.limit, resolution=RESOLUTION, batch_size=args.batch_size,
+        seed=args.seed, train=train, text_encoder_steps=args.text_encoder_steps,
+    )  # fmt: skip
+    data.setup()
+    return data
+
+
+def run(args: argparse.Namespace, classifier=None) -> dict:
+    """Trains and scores every row (with ``classifier``, or the zoo's MNIST classifier); returns every number and,
+    with ``--record``, writes the table."""
+    import pytorch_lightning as pl
+
+    from metrics.mnist_classifier import load_classifier
+
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    unknown = [row for row in args.entries if row not in ENTRIES]
+    if unknown:
+        raise SystemExit(f"unknown rows {unknown}; choose from: {', '.join(ENTRIES)}")
+    started = time.perf_counter()
+    classifier = classifier or load_classifier(args.root, device=args.device)
+    train_data, test_data = datamodule(args, train=True), datamodule(args, train=False)
+    test_data.attach_text_embeddings()
+    evaluation = EvaluationSet(test_data, args.eval_images, args.seed)
+    result = {
+        "machine": machine(args.device),
+        "encoder_zero_shot": test_data.text_cache["scores"].get("test"),
+        "eval_images": len(evaluation.classes),
+        "held_out_images": int(evaluation.held.sum()),
+        "real": real_reference(evaluation, classifier, args),
+        "entries": {},
+    }
+    for row in args.entries:
+        pl.seed_everything(args.seed, verbose=False)
+        model = build(row, train_data, args)
+        train_s = train(model, train_data, args)
+        model.to(args.device)
+        result["entries"][row] = {
+            **score_entry(model, evaluation, classifier, args),
+            "generator_steps": model.generator_steps,
+            "kimg": model.images_seen / 1000,
+            "train_s": train_s,
+        }
+        print(json.dumps({row: result["entries"][row]}), flush=True)
+    result["total_s"] = time.perf_counter() - started
+    if args.record:
+        title = f"Text to image on captioned MNIST ({args.generator_steps} G steps)"
+        record_block(args.block, title, table(result, args))
+    return result
+
+
+def table(r: dict, args: argparse.Namespace) -> str:
+    extra = f" --model_args '{json.dumps(args.model_args)}'" if args.model_args else ""
+    limit = f" --limit {args.limit}" if args.limit is not None else ""
+    limit += f" --text_encoder_steps {args.text_encoder_steps}"
+    command = (
+        f"python benchmarks/quality.py text2image --root {args.root} --out {args.out}{limit} --entries "
+        f"{' '.join(args.entries)} --generator_steps {args.generator_steps} --batch_size {args.batch_size} --width "
+        f"{args.width} --text_features {args.text_features}{extra} --eval_images {args.eval_images} "
+        f"--diversity_samples {args.diversity_samples} --seed {args.seed} --block {args.block} --record"
+    )
+    zero_shot = r["encoder_zero_shot"]
+    protocol = (
+        f"Protocol: each row trains on captioned MNIST at {RESOLUTION} px with the zoo's char-CNN-RNN embeddings "
+        f"(zero-shot class accuracy of the embedding on the test split, Reed et al. 2016 CVPR Eq. 1: "
+        f"{100 * zero_shot:.1f}% over 90 classes), G and D widths {args.width}, text features {args.text_features}, "
+        f"batch {args.batch_size}, for {args.generator_steps} generator steps; baseline: gan_t2i variant gan (no "
+        f"matching-aware term, no interpolation). Then one sample per test image ({r['eval_images']} images, "
+        f"{r['held_out_images']} of held-out combinations) from its text input is read by the zoo's MNIST "
+        f"classifier (digit, target >= {100 * TARGET_ACCURACY:.0f}%) and measured for thickness, slant and size by "
+        "the functions that wrote the captions (chance 33%), on seen / held-out combinations. AUC: D(real, its "
+        "text) vs D(real, a text of another class). Diversity: mean pairwise distance of "
+        f"{args.diversity_samples} samples of one caption in the classifier's feature space, mean over one caption "
+        "per digit (real row: real test digits of that caption's class). One seed."
+        if zero_shot is not None
+        else "Protocol: see benchmarks/text2image.py."
+    )
+    header = [
+        "| row | G steps | train min | digit % seen / held | thickness % | slant % | size % | D AUC | diversity |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def pair(e, name):
+        return f"{100 * e[f'{name}_seen']:.1f} / {100 * e[f'{name}_held_out']:.1f}"
+
+    def row_line(name, e, steps="", minutes="", auc_value="-"):
+        return (
+            f"| {name} | {steps} | {minutes} | {pair(e, 'digit')} | {pair(e, 'thickness')} | {pair(e, 'slant')} | "
+            f"{pair(e, 'size')} | {auc_value} | {e['diversity']:.2f} |"
+        )
+
+    rows = [row_line("real test digits", r["real"])]
+    for name, e in r["entries"].items():
+        rows.append(row_line(name, e, e["generator_steps"], f"{e['train_s'] / 60:.1f}", f"{e['auc']:.3f}"))
+    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
+    return "\n".join([timing, "", protocol, "", *header, *rows])
+
+
+def main_with(args: argparse.Namespace) -> None:
+    """Runs the benchmark for parsed ``add_arguments`` options and prints the table."""
+    result = run(args)
+    print(table(result, args))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    main_with(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
