@@ -45,16 +45,6 @@ def wrong_loss(logits: Tensor, valid: Tensor, target_real: bool = False) -> Tens
     return (per_item * weights).sum() / weights.sum().clamp(min=1)
 
 
-def refuse_unused_options(entry: str, options: dict) -> None:
-    """StackGAN's entries run their own training step (BCE on D's logits, one D and one G update per batch, no
-    configured penalties): a GANModule option that step would ignore is refused rather than silently dropped."""
-    defaults = {"objective": "non_saturating", "penalties": None, "d_steps": 1, "packing": 1, "weight_clip": None}
-    given = [f"--model.{k} {options[k]}" for k, v in defaults.items() if options.get(k, v) not in (v, [])]
-    if given:
-        hint = " (mode seeking on stackgan2: --model.mode_seeking_weight)" if "penalties" in str(given) else ""
-        raise ZooError(f"{entry} does not use {', '.join(given)}: its losses are the paper's{hint}")
-
-
 class StagedImages:
     """Sampling for generators that return ([image of every stage, smallest first], mu, logvar): the last stage is
     the model's image; ``sample_stages`` (TextToImageGAN's per-stage hook) gives them all."""
@@ -132,7 +122,6 @@ class StackGAN(StagedImages, TextToImageGAN):
             )
         if lr_halving_epochs is not None and lr_halving_epochs < 1:
             raise ZooError(f"lr_halving_epochs must be >= 1 (or null), got {lr_halving_epochs}")
-        refuse_unused_options("stackgan", kwargs)
         super().__init__(num_captions=num_captions, **kwargs)
         text, z = self.text_dim, self.latent_dim
         if stage == 1:

@@ -11,7 +11,7 @@ from zoo.nets.stackgan import kl_divergence
 from zoo.nets.stackgan2 import TreeDiscriminators, TreeGenerator, color_consistency
 from zoo.nn import dcgan_init
 from zoo.penalties import mode_seeking_penalty
-from zoo.stackgan import StagedImages, fake_loss, real_loss, refuse_unused_options, wrong_loss
+from zoo.stackgan import StagedImages, fake_loss, real_loss, wrong_loss
 from zoo.text_to_image import TextToImageGAN
 
 
@@ -70,7 +70,6 @@ class StackGAN2(StagedImages, TextToImageGAN):
             raise ZooError(f"stackgan2: {resolution} px over {scales} scales leaves a base under 8 px")
         if min(kl_weight, uncond_weight, color_weight, mode_seeking_weight) < 0:
             raise ZooError("stackgan2's loss weights must be >= 0")
-        refuse_unused_options("stackgan2", kwargs)
         super().__init__(num_captions=num_captions, **kwargs)
         base = resolution >> (scales - 1)
         self.generator = TreeGenerator(
