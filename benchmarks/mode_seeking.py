@@ -31,21 +31,15 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.conditional import RESOLUTION, conditional_score, train
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
+from benchmarks.text2image import classifier_features, mean_pairwise_distance
 
 NUM_CLASSES = 10
 
 
 def mean_pairwise_distances(images: torch.Tensor, classifier) -> tuple[float, float]:
-    """(mean pixel L1, mean classifier-feature L2) over all pairs i != j of ``images`` (N, 1, H, W) in [-1, 1]."""
-    n = images.shape[0]
-    off_diagonal = n * (n - 1)
-    flat = images.flatten(1)
-    pixel = torch.cdist(flat, flat, p=1).sum() / off_diagonal / flat.shape[1]
-    with torch.no_grad():
-        classifier.eval()
-        features = classifier.features(images)
-    feature = torch.cdist(features, features).sum() / off_diagonal
-    return float(pixel), float(feature)
+    """(mean pixel L1, mean classifier-feature L2) over all pairs of ``images`` (N, 1, H, W) in [-1, 1]."""
+    pixel = torch.pdist(images.flatten(1).double(), p=1).mean() / images[0].numel()
+    return float(pixel), mean_pairwise_distance(classifier_features(classifier, images))
 
 
 def class_diversity(sample_class, classifier, per_class: int) -> dict:
