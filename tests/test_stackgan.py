@@ -13,9 +13,11 @@ import torch.nn.functional as F
 from PIL import Image
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+import cli
 from callbacks import EMA, load_gan
 from datamodules.captions import CaptionsDataModule
-from tests.helpers import make_trainer
+from tests.conftest import SHARED_MNIST, run_cli
+from tests.helpers import grid_size, make_trainer
 from tests.test_data_captions import write_py2_pickle
 from zoo import get_model
 from zoo.errors import ZooError
@@ -163,3 +165,33 @@ def test_options_the_entries_do_not_use_are_refused():
         get_model("stackgan2")(text_dim=TEXT_DIM, penalties=[{"name": "mode_seeking"}], **TREE)
     with pytest.raises(ZooError, match="StackGAN does not take --model.d_steps"):
         get_model("stackgan")(text_dim=TEXT_DIM, d_steps=5, **STAGE1)
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "MNIST" / "raw").is_dir(), reason="../shared/data/MNIST/raw absent")
+def test_cli_fit_of_the_captioned_mnist_recipe_and_per_stage_sampling(tmp_path, capsys):
+    """stackgan2's captioned_mnist recipe (G EMA included) from the CLI at tiny widths, the zoo's text encoder trained
+    2 steps against an untrained stand-in for the MNIST classifier; then sample --text writes the last scale's grid
+    and one per scale (zoo/text_sampling.py)."""
+    from metrics.mnist_classifier import CACHE_FILE, MNISTClassifier
+
+    (tmp_path / "cache").mkdir()
+    torch.manual_seed(0)
+    torch.save({"state_dict": MNISTClassifier().state_dict(), "test_accuracy": 0.0}, tmp_path / "cache" / CACHE_FILE)
+    done = run_cli(
+        "fit", "--model", "stackgan2", "--data", "captioned_mnist", "--data.root", str(SHARED_MNIST),
+        "--data.out", str(tmp_path / "cm"), "--data.limit", "60", "--data.batch_size", "8", "--data.text_length",
+        "48", "--data.text_encoder_steps", "2", "--model.ngf", "8", "--model.ndf", "4", "--trainer.max_steps", "4",
+        "--trainer.accelerator", "cpu", "--trainer.enable_model_summary", "false", "--run_dir", str(tmp_path / "run"),
+        cwd=tmp_path, env={"GAN_ZOO_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "recipe: configs/stackgan2/captioned_mnist.yaml" in done.stderr
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    model = load_gan(checkpoint, expected_model="stackgan2")
+    assert model.generator_ema is not None and model.iterations == 2  # the recipe's EMA; 4 steps = 2 D + 2 G
+    out = tmp_path / "out"
+    argv = ["sample", "--ckpt_path", str(checkpoint), "--out_dir", str(out), "--text", "a thick seven leaning right"]
+    assert cli.main([*argv, "--num_samples", "3"]) == 0, capsys.readouterr().err
+    assert Image.open(out / "grid.png").size == grid_size(1, 3, px=32)
+    for stage, px in enumerate((8, 16, 32), 1):
+        assert Image.open(out / f"grid-stage{stage}.png").size == grid_size(1, 3, px=px)
