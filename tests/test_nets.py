@@ -87,5 +87,5 @@ def test_maxout_takes_the_max_over_pieces():
 
 def test_registry_knows_the_entries_and_lists_them_on_a_typo():
     assert zoo.get_model("dcgan").__name__ == "DCGAN"
-    with pytest.raises(ZooError, match="dcgan, dragan, ebgan, fgan, gan, improved_gan"):
+    with pytest.raises(ZooError, match="dcgan, dragan, ebgan, fgan, gan, gan_t2i, improved_gan"):
         zoo.get_model("dcgna")
