@@ -35,7 +35,12 @@ def test_kl_divergence_is_the_closed_form_averaged_over_batch_and_dimensions():
 def test_conditioning_augmentation_reparameterizes_with_the_predicted_mean_and_variance():
     torch.manual_seed(0)
     ca = ConditioningAugmentation(text_dim=5, condition_dim=3)
-    assert ca.fc.out_features == 6 and ConditioningAugmentation(5, 3, gated=True).fc.out_features == 12
+    assert ca.fc.out_features == 6 and ConditioningAugmentation(5, 3, "glu").fc.out_features == 12
+    leaky = ConditioningAugmentation(5, 3, "leaky_relu")  # the TF original's: negative means and log-variances
+    x = leaky.fc(torch.ones(1, 5))
+    assert torch.equal(leaky(torch.ones(1, 5))[1], torch.where(x > 0, x, 0.2 * x)[:, :3])
+    with pytest.raises(ZooError, match="choose one of: relu, leaky_relu"):
+        ConditioningAugmentation(5, 3, "tanh")
     embedding = torch.randn(4000, 5)
     embedding[:] = embedding[0]  # one caption, many draws of eps
     c, mu, logvar = ca(embedding)

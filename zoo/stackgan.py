@@ -23,7 +23,7 @@ from zoo.nn import dcgan_init
 from zoo.text_to_image import TextToImageGAN, matching_aware_d_loss
 
 #: hyperparameters a stage-II model shares with the stage-I checkpoint it loads
-STAGE_ONE_SHAPE = ("text_dim", "latent_dim", "condition_dim", "ngf", "channels")
+STAGE_ONE_SHAPE = ("text_dim", "latent_dim", "condition_dim", "ngf", "channels", "ca_activation")
 
 
 def real_loss(logits: Tensor) -> Tensor:
@@ -91,6 +91,7 @@ class StackGAN(StagedImages, TextToImageGAN):
         condition_dim: int = 128,
         residual_blocks: int = 4,
         kl_weight: float = 2.0,
+        ca_activation: str = "relu",
         lr_halving_epochs: int | None = None,
         num_captions: int = 1,
         **kwargs,
@@ -110,6 +111,8 @@ class StackGAN(StagedImages, TextToImageGAN):
             condition_dim: size of the conditioning-augmentation code c (128).
             residual_blocks: stage II's residual blocks (R_NUM: 4 birds, 2 COCO).
             kl_weight: weight of the KL term in G's loss (COEFF.KL 2.0).
+            ca_activation: the conditioning augmentation's activation: relu (the PyTorch port) or leaky_relu (the TF
+                original's leaky_rectify 0.2, under which a mean or log-variance can be negative and keeps learning).
             lr_halving_epochs: halve both learning rates every this many epochs (LR_DECAY_EPOCH); None: constant.
             num_captions: caption embeddings averaged per image (1: one random caption, the PyTorch port).
         """
@@ -125,13 +128,13 @@ class StackGAN(StagedImages, TextToImageGAN):
         super().__init__(num_captions=num_captions, **kwargs)
         text, z = self.text_dim, self.latent_dim
         if stage == 1:
-            self.generator = StageOneGenerator(text, z, condition_dim, ngf, resolution, channels)
+            self.generator = StageOneGenerator(text, z, condition_dim, ngf, resolution, channels, ca_activation)
             self.discriminator = StackGANDiscriminator(resolution, channels, ndf, condition_dim)
         else:
             low = stage1_resolution or resolution // 4
-            stage_one = StageOneGenerator(text, z, condition_dim, ngf, low, channels)
+            stage_one = StageOneGenerator(text, z, condition_dim, ngf, low, channels, ca_activation)
             self.generator = StageTwoGenerator(
-                stage_one, low, text, condition_dim, ngf, residual_blocks, resolution, channels
+                stage_one, low, text, condition_dim, ngf, residual_blocks, resolution, channels, ca_activation
             )
             narrowings = doublings(low, resolution, "StackGAN stage II")  # back to stage I's D width: 2 at 64 -> 256
             self.discriminator = StackGANDiscriminator(

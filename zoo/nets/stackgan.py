@@ -70,19 +70,29 @@ class ResidualBlock(nn.Module):
         return torch.relu(x + self.block(x))
 
 
+CA_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "glu": lambda: nn.GLU(dim=1)}
+
+
 class ConditioningAugmentation(nn.Module):
     """Conditioning augmentation (Sec. 3.1): phi_t -> FC -> activation -> (mu, log sigma^2), each ``condition_dim``
     wide, and c = mu + exp(log sigma^2 / 2) * eps, eps ~ N(0, I) (the reparameterization the port's CA_NET uses).
 
-    ``gated=False``: StackGAN-Pytorch's FC to 2 * condition_dim with ReLU. ``gated=True``: StackGAN-v2's FC to
-    4 * condition_dim with a GLU (Zhang et al. 2018, TPAMI, Sec. 4.1; StackGAN-v2 code/model.py CA_NET).
+    ``activation`` "relu": StackGAN-Pytorch's FC to 2 * condition_dim with ReLU (so log sigma^2 >= 0 and a unit
+    whose input turns negative for every caption stops learning); "leaky_relu": the TF original's leaky_rectify 0.2
+    (hanzhanggit/StackGAN stageI/model.py generate_condition; it reads the second half as log sigma and truncates
+    eps, which this module does not); "glu": StackGAN-v2's FC to 4 * condition_dim with a GLU (Zhang et al. 2018,
+    TPAMI, Sec. 4.1; StackGAN-v2 code/model.py CA_NET).
     """
 
-    def __init__(self, text_dim: int, condition_dim: int = 128, gated: bool = False):
+    def __init__(self, text_dim: int, condition_dim: int = 128, activation: str = "relu"):
         super().__init__()
+        if activation not in CA_ACTIVATIONS:
+            raise ZooError(
+                f"unknown conditioning-augmentation activation '{activation}'; choose one of: relu, leaky_relu"
+            )
         self.condition_dim = condition_dim
-        self.fc = nn.Linear(text_dim, condition_dim * (4 if gated else 2))
-        self.activation = nn.GLU(dim=1) if gated else nn.ReLU()
+        self.fc = nn.Linear(text_dim, condition_dim * (4 if activation == "glu" else 2))
+        self.activation = CA_ACTIVATIONS[activation]()
 
     def forward(self, embedding: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(c, mu, logvar) for a batch of text embeddings."""
@@ -109,6 +119,7 @@ class StageOneGenerator(nn.Module):
         ngf: int = 128,
         resolution: int = 64,
         channels: int = 3,
+        ca_activation: str = "relu",
     ):
         super().__init__()
         steps = doublings(4, resolution, "StackGAN stage I")
@@ -116,7 +127,7 @@ class StageOneGenerator(nn.Module):
         if width >> steps < 1:
             raise ZooError(f"StackGAN stage I: ngf {ngf} is too narrow for {resolution} px; use ngf >= {2**steps // 8}")
         self.width = width
-        self.conditioning = ConditioningAugmentation(text_dim, condition_dim)
+        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, ca_activation)
         self.fc = nn.Sequential(
             nn.Linear(latent_dim + condition_dim, width * 16, bias=False), nn.BatchNorm1d(width * 16), nn.ReLU(True)
         )
@@ -148,6 +159,7 @@ class StageTwoGenerator(nn.Module):
         residual_blocks: int = 4,
         resolution: int = 256,
         channels: int = 3,
+        ca_activation: str = "relu",
     ):
         super().__init__()
         if stage_one_resolution < 8:
@@ -156,7 +168,7 @@ class StageTwoGenerator(nn.Module):
         if (ngf * 4) >> steps < 1:
             raise ZooError(f"StackGAN stage II: ngf {ngf} is too narrow for {resolution} px")
         self.stage_one = stage_one.requires_grad_(False)
-        self.conditioning = ConditioningAugmentation(text_dim, condition_dim)
+        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, ca_activation)
         self.encoder = nn.Sequential(
             conv3x3(channels, ngf),
             nn.ReLU(True),

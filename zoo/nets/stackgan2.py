@@ -84,7 +84,7 @@ class TreeGenerator(nn.Module):
             raise ZooError(f"StackGAN++: ngf {ngf} is too narrow for {scales} scales; use ngf >= {2 ** (scales - 1)}")
         steps = doublings(4, base_resolution, "StackGAN++ base scale")
         self.width = ngf << steps
-        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, gated=True)
+        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, "glu")
         self.fc = nn.Sequential(
             nn.Linear(condition_dim + latent_dim, self.width * 16 * 2, bias=False),
             nn.BatchNorm1d(self.width * 16 * 2),
