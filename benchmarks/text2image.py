@@ -181,6 +181,21 @@ def classifier_features(classifier, images: torch.Tensor) -> torch.Tensor:
     return features
 
 
+def encoder_probe(evaluation: EvaluationSet, classifier) -> dict[str, float]:
+    """How much of each caption fact the text embeddings carry: every eval image gets the class whose captions'
+    mean embedding is most compatible with its classifier features (DS-SJE zero-shot classification, Reed et al.
+    2016 CVPR Eq. 1); the fraction whose predicted class has the right class, digit, thickness and slant."""
+    labels, inverse = evaluation.classes.unique(return_inverse=True)
+    per_image = evaluation.embeddings.mean(1)
+    sums = torch.zeros(len(labels), per_image.shape[1]).index_add_(0, inverse, per_image)
+    class_text = sums / torch.bincount(inverse, minlength=len(labels))[:, None]
+    predicted = labels[(classifier_features(classifier, evaluation.real) @ class_text.T).argmax(1)]
+    truth, guess = caption_targets(evaluation.classes, evaluation.real), caption_targets(predicted, evaluation.real)
+    probe = {"class": float((predicted == evaluation.classes).double().mean())}
+    probe.update({k: float((truth[k] == guess[k]).double().mean()) for k in ("digit", "thickness", "slant")})
+    return probe
+
+
 def real_reference(evaluation: EvaluationSet, classifier, args) -> dict:
     """The numbers real test digits at 32 px get: the ceiling of each column."""
     real = evaluation.real  # uint8 at 32 px, as the datamodule resized them
@@ -275,6 +290,7 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
     result = {
         "machine": machine(args.device),
         "encoder_zero_shot": test_data.text_cache["scores"].get("test"),
+        "encoder_probe": encoder_probe(evaluation, classifier),
         "eval_images": len(evaluation.classes),
         "held_out_images": int(evaluation.held.sum()),
         "real": real_reference(evaluation, classifier, args),
@@ -332,6 +348,12 @@ def table(r: dict, args: argparse.Namespace) -> str:
         if zero_shot is not None
         else "Protocol: see benchmarks/text2image.py."
     )
+    probe = r["encoder_probe"]
+    probe_line = (
+        f"Text embedding, zero-shot on the {r['eval_images']} eval images (class / digit / thickness / slant of the "
+        f"class predicted from classifier features, chance 1.1 / 10 / 33 / 33%): {100 * probe['class']:.1f} / "
+        f"{100 * probe['digit']:.1f} / {100 * probe['thickness']:.1f} / {100 * probe['slant']:.1f}%."
+    )
     header = [
         "| row | G steps | train min | digit % seen / held | thickness % | slant % | size % | D AUC | diversity |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -350,7 +372,7 @@ def table(r: dict, args: argparse.Namespace) -> str:
     for name, e in r["entries"].items():
         rows.append(row_line(name, e, e["generator_steps"], f"{e['train_s'] / 60:.1f}", f"{e['auc']:.3f}"))
     timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
-    return "\n".join([timing, "", protocol, "", *header, *rows])
+    return "\n".join([timing, "", protocol, "", probe_line, "", *header, *rows])
 
 
 def main_with(args: argparse.Namespace) -> None:

@@ -69,10 +69,6 @@ class IndexedEmbeddings:
     def __getitem__(self, i: int) -> np.ndarray:
         return self.table[self.index[i]]
 
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return (*self.index.shape, self.table.shape[1])
-
 
 def cache_path(root: Path) -> Path:
     return Path(root) / CACHE_FILE
@@ -231,10 +227,3 @@ def load_or_build(root: Path, datasets: dict, settings: EncoderSettings, mnist_r
             "features (digit data only); get the dataset's pretrained embeddings (StackGAN's README)"
         )
     return build_cache(datasets, settings, key, mnist_classifier_features(mnist_root), path)
-
-
-def encoder_from_cache(cache: dict) -> CharCNNRNN:
-    """The frozen encoder stored in a cache."""
-    encoder = CharCNNRNN(**cache["settings"]["architecture"])
-    encoder.load_state_dict(cache["encoder"])
-    return encoder.eval().requires_grad_(False)

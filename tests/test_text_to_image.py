@@ -11,7 +11,7 @@ import torch
 
 from datamodules import text_embeddings
 from datamodules.captioned_mnist import CaptionedMNISTDataModule, build
-from datamodules.captions import CaptionsDataModule
+from datamodules.captions import EMBEDDINGS, CaptionsDataModule, read_legacy_pickle
 from tests.conftest import SHARED_MNIST
 from zoo.errors import ZooError
 from zoo.text_encoder import CharCNNRNN, distinct_class_batch, joint_embedding_loss, min_text_length
@@ -192,3 +192,22 @@ def test_zero_shot_accuracy_by_hand():
     # class 5's mean text (1, 0); class 9's mean of (0, 2) and (0, 0): (0, 1). Image 2 scores 1 vs 0.1: class 5
     text = torch.tensor([[[1.0, 0.0]], [[0.0, 2.0]], [[0.0, 0.0]]])
     assert text_embeddings.zero_shot_accuracy(features, classes, text) == pytest.approx(2 / 3)
+
+
+@needs_mnist
+def test_pretrained_pickle_wins_over_the_zoo_encoder(tmp_path, monkeypatch):
+    import pickle
+
+    import numpy as np
+
+    monkeypatch.setattr(text_embeddings, "build_cache", lambda *args: pytest.fail("no encoder when the pickle exists"))
+    build(SHARED_MNIST, tmp_path / "cm", limit=20, data_seed=0)
+    count = len(read_legacy_pickle(tmp_path / "cm" / "train" / "filenames.pickle"))
+    pretrained = np.arange(count * 10 * 16, dtype=np.float32).reshape(count, 10, 16)
+    with open(tmp_path / "cm" / "train" / EMBEDDINGS, "wb") as f:
+        pickle.dump(pretrained, f, protocol=2)
+    data = tiny_data(tmp_path / "cm", limit=20)
+    assert data.text_dim == 16 and data.text_encoder is None and data.attach_text_embeddings() is None
+    assert torch.equal(data.dataset[3][1], torch.from_numpy(pretrained[3]))
+    assert not text_embeddings.cache_path(tmp_path / "cm").exists()
+    assert tiny_data(tmp_path / "cm", limit=20, text_embeddings="zoo").text_encoder is not None  # forced: the zoo's
