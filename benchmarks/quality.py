@@ -47,6 +47,14 @@ seeds under the table); ``--jobs N`` trains N runs at once, one process and one 
     python benchmarks/quality.py lapgan --root ../shared/data --minutes 5 --record
     python benchmarks/quality.py cocogan --root ../shared/data --minutes 5 --record
 
+``mode_seeking``: msgan's class diversity with and without its term on MNIST (benchmarks/mode_seeking.py):
+
+    python benchmarks/quality.py mode_seeking --root ../shared/data --generator_steps 300 --record
+
+``stacked_text2image``: stackgan and stackgan2 stage by stage on captioned MNIST (benchmarks/stacked_text2image.py):
+
+    python benchmarks/quality.py stacked_text2image --root ../shared/data --generator_steps 300 --record
+
 ``text2image``: digit and attribute accuracy, matching-aware AUC and diversity of the text-to-image entries on
 captioned MNIST (benchmarks/text2image.py):
 
@@ -86,8 +94,10 @@ from benchmarks import (
     lapgan,
     limited_data,
     logan,
+    mode_seeking,
     semi_supervised,
     stacked_mnist,
+    stacked_text2image,
     text2image,
     translation,
 )
@@ -110,6 +120,8 @@ DELEGATED = {
     "cocogan": (cocogan, "COCO-GAN's coordinates, seams and recognisability on MNIST"),
     "text2image": (text2image, "text-to-image entries on captioned MNIST"),
     "logan": (logan, "LOGAN's latent optimisation vs none, toy2d and MNIST"),
+    "mode_seeking": (mode_seeking, "msgan's class diversity with and without its term"),
+    "stacked_text2image": (stacked_text2image, "stackgan/stackgan2 stage by stage"),
 }
 PACGAN_KIMG = 40_000  # 400 epochs over 100k points
 SAMPLES = 2500

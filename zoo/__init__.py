@@ -37,6 +37,9 @@ MODELS = {
     "lapgan": "zoo.lapgan:LAPGAN",
     "cocogan": "zoo.cocogan:COCOGAN",
     "gan_t2i": "zoo.gan_t2i:GANT2I",
+    "msgan": "zoo.msgan:MSGAN",
+    "stackgan": "zoo.stackgan:StackGAN",
+    "stackgan2": "zoo.stackgan2:StackGAN2",
 }
 
 #: short name -> the one-line summary ``python cli.py models`` prints (the class docstrings say the rest)
@@ -69,6 +72,9 @@ SUMMARIES = {
     "lapgan": "Denton 2015: a Laplacian pyramid of class-conditional GANs, each level drawing the band-pass image.",
     "cocogan": "Lin 2019: G draws micro patches at coordinates, D judges macro patches and regresses their position.",
     "gan_t2i": "Reed 2016: text-to-image DCGAN with a matching-aware D (GAN-CLS) and interpolated texts (GAN-INT).",
+    "msgan": "Mao 2019: a conditional DCGAN whose G also maximizes image over latent distance (mode seeking).",
+    "stackgan": "Zhang 2017: text -> conditioning augmentation -> 64 px stage I -> 256 px stage II, trained in turn.",
+    "stackgan2": "Zhang 2018 (StackGAN++): a tree G with GLU blocks at 64/128/256 px, one D per scale, G EMA.",
 }
 
 

@@ -6,8 +6,9 @@ LeakyReLU(0.2), BatchNorm everywhere except the input layer, and a 4x4 conv to o
 Channel widths halve per doubling so the last hidden layer has ``width`` channels (ngf/ndf of the
 reference implementation); any power-of-two resolution >= 8 and any channel count work.
 
-Options used by other entries: the discriminator's normalization (``norm``: WGAN-GP's critic has no batch
-norm, Gulrajani et al. 2017 Sec. 4, and uses layer norm), its number of outputs (``out_features``: the
+Options used by other entries: conv biases (``bias``: MSGAN's DCGAN nets keep PyTorch's default biases,
+HelenMao/MSGAN DCGAN-Mode-Seeking/networks.py), the discriminator's normalization (``norm``: WGAN-GP's critic has
+no batch norm, Gulrajani et al. 2017 Sec. 4, and uses layer norm), its number of outputs (``out_features``: the
 encoder of an autoencoder discriminator), and the generator's output activation (a decoder has none).
 """
 
@@ -44,23 +45,31 @@ def norm_layer(norm: str, channels: int) -> nn.Module:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int, resolution: int, channels: int, width: int, output_activation: bool = True):
+    def __init__(
+        self,
+        latent_dim: int,
+        resolution: int,
+        channels: int,
+        width: int,
+        output_activation: bool = True,
+        bias: bool = False,
+    ):
         super().__init__()
         n = num_doublings(resolution)
         c = width * 2 ** (n - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=bias),
             nn.BatchNorm2d(c),
             nn.ReLU(inplace=True),
         ]
         for _ in range(n - 1):
             layers += [
-                nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False),
+                nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=bias),
                 nn.BatchNorm2d(c // 2),
                 nn.ReLU(inplace=True),
             ]
             c //= 2
-        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=False)]
+        layers += [nn.ConvTranspose2d(c, channels, 4, 2, 1, bias=bias)]
         layers += [nn.Tanh()] if output_activation else []
         self.net = nn.Sequential(*layers)
 
@@ -71,19 +80,21 @@ class DCGANGenerator(nn.Module):
 class DCGANDiscriminator(nn.Module):
     """Outputs one value per sample, or ``out_features`` values when that is not 1."""
 
-    def __init__(self, resolution: int, channels: int, width: int, norm: str = "batch", out_features: int = 1):
+    def __init__(
+        self, resolution: int, channels: int, width: int, norm: str = "batch", out_features: int = 1, bias: bool = False
+    ):
         super().__init__()
         n = num_doublings(resolution)
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, inplace=True)]
         c = width
         for _ in range(n - 1):
             layers += [
-                nn.Conv2d(c, c * 2, 4, 2, 1, bias=False),
+                nn.Conv2d(c, c * 2, 4, 2, 1, bias=bias),
                 norm_layer(norm, c * 2),
                 nn.LeakyReLU(0.2, inplace=True),
             ]
             c *= 2
-        layers += [nn.Conv2d(c, out_features, 4, 1, 0, bias=False)]
+        layers += [nn.Conv2d(c, out_features, 4, 1, 0, bias=bias)]
         self.out_features = out_features
         self.net = nn.Sequential(*layers)
 

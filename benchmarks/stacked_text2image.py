@@ -1,0 +1,189 @@
+"""StackGAN and StackGAN++ on captioned MNIST stage by stage (the missing-systems brief, 2.5): the numbers of
+benchmarks/text2image.py for the last stage, the digit and attribute accuracies at every stage, and StackGAN++'s
+scale consistency.
+
+``stackgan`` trains stage I at 16 px for ``--generator_steps`` G updates, saves it, then trains stage II at 32 px on
+that frozen stage I for as many updates (the paper's order, Sec. 4), with configs/stackgan/captioned_mnist.yaml's
+widths. Any row of text2image.ENTRIES trains as text2image trains it (``stackgan2``: 8/16/32 px jointly, G EMA).
+Every row is then scored on text2image's evaluation set of test images (``EvaluationSet``, ``score_entry``), and
+the samples of every stage, drawn from the same latents and texts, are scored for digit and attributes
+(``attribute_scores``); for three or more scales, scale consistency: mean |downsample(x_{k+1}) - x_k| between
+adjacent scales, pixels in [-1, 1].
+
+    python benchmarks/quality.py stacked_text2image --root ../shared/data --out data/captioned_mnist \
+        --generator_steps 300 --record
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import text2image
+from benchmarks.results import record_block
+from benchmarks.stacked_mnist import machine
+
+#: configs/stackgan/captioned_mnist.yaml's widths; stage I at 16 px, stage II at 32 px
+STACKGAN_MNIST = {"ngf": 16, "ndf": 16, "condition_dim": 16, "latent_dim": 32, "residual_blocks": 2}
+STAGE_ONE_RESOLUTION = 16
+
+
+def scale_consistency(stages: list[torch.Tensor]) -> list[float]:
+    """Mean |downsample(x_{k+1}) - x_k| for each pair of adjacent scales, smallest pair first."""
+    return [
+        float((F.interpolate(high, size=low.shape[-1], mode="bilinear", antialias=True) - low).abs().mean())
+        for low, high in itertools.pairwise(stages)
+    ]
+
+
+def stage_scores(model, evaluation, classifier, args) -> dict:
+    """Digit and attribute accuracies of every stage, and scale consistency, for samples drawn from the latents and
+    texts text2image.score_entry draws (its last stage is what score_entry scored)."""
+    from zoo.text_to_image import choose_text
+
+    text = choose_text(evaluation.embeddings, model.num_captions, torch.Generator().manual_seed(args.seed + 1))
+    chunks = []
+    for i, t in enumerate(text.split(500)):
+        z = model.sample_latent(len(t), generator=torch.Generator().manual_seed(args.seed + i))
+        chunks.append(model.sample_stages(z, t))
+    stages = [torch.cat(parts) for parts in zip(*chunks, strict=True)]
+    scores = [
+        {"px": x.shape[-1], **text2image.attribute_scores(x, evaluation.targets, evaluation.held, classifier)}
+        for x in stages
+    ]
+    return {"stages": scores, "scale_consistency": scale_consistency(stages) if len(stages) > 2 else None}
+
+
+def train_stackgan(train_data, args, folder: Path):
+    """Stage I at 16 px, then stage II at 32 px on it; (the stage-II model, seconds)."""
+    from datamodules.captioned_mnist import CaptionedMNISTDataModule
+    from zoo import get_model
+
+    common = {"text_dim": train_data.text_dim, "text_encoder": train_data.text_encoder, "channels": 1}
+    common.update(seed=args.seed, **STACKGAN_MNIST)
+    low_data = CaptionedMNISTDataModule(
+        root=args.root, out=args.out, limit=args.limit, resolution=STAGE_ONE_RESOLUTION, batch_size=args.batch_size,
+        seed=args.seed, text_encoder_steps=args.text_encoder_steps,
+    )  # fmt: skip
+    stage_one = get_model("stackgan")(resolution=STAGE_ONE_RESOLUTION, **common)
+    first = text2image.train(stage_one, low_data, args)
+    path = folder / "stage1.ckpt"
+    stage_one.trainer.save_checkpoint(path)
+    model = get_model("stackgan")(
+        resolution=text2image.RESOLUTION, stage=2, stage1_resolution=STAGE_ONE_RESOLUTION, stage1_ckpt=str(path),
+        **common,
+    )  # fmt: skip
+    return model, first + text2image.train(model, train_data, args)
+
+
+def run(args: argparse.Namespace, classifier=None) -> dict:
+    import pytorch_lightning as pl
+
+    from metrics.mnist_classifier import load_classifier
+
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(args.threads)
+    unknown = [row for row in args.entries if row != "stackgan" and row not in text2image.ENTRIES]
+    if unknown:
+        raise SystemExit(f"unknown rows {unknown}; choose stackgan or rows of: {', '.join(text2image.ENTRIES)}")
+    started = time.perf_counter()
+    classifier = classifier or load_classifier(args.root, device=args.device)
+    train_data, test_data = text2image.datamodule(args, train=True), text2image.datamodule(args, train=False)
+    test_data.attach_text_embeddings()
+    evaluation = text2image.EvaluationSet(test_data, args.eval_images, args.seed)
+    result = {"machine": machine(args.device), "entries": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        for row in args.entries:
+            pl.seed_everything(args.seed, verbose=False)
+            if row == "stackgan":
+                model, train_s = train_stackgan(train_data, args, Path(folder))
+            else:
+                model = text2image.build(row, train_data, args)
+                train_s = text2image.train(model, train_data, args, text2image.ENTRIES[row].get("ema_decay"))
+            model.to(args.device)
+            result["entries"][row] = {
+                **text2image.score_entry(model, evaluation, classifier, args),
+                **stage_scores(model, evaluation, classifier, args),
+                "generator_steps": model.generator_steps,
+                "train_s": train_s,
+            }
+            print(json.dumps({row: result["entries"][row]}), flush=True)
+    result["total_s"] = time.perf_counter() - started
+    if args.record:
+        title = f"StackGAN and StackGAN++ on captioned MNIST, stage by stage ({args.generator_steps} G steps)"
+        record_block(args.block, title, table(result, args))
+    return result
+
+
+def table(r: dict, args: argparse.Namespace) -> str:
+    limit = f" --limit {args.limit}" if args.limit is not None else ""
+    command = (
+        f"python benchmarks/quality.py stacked_text2image --root {args.root} --out {args.out}{limit} "
+        f"--text_encoder_steps {args.text_encoder_steps} --entries {' '.join(args.entries)} --generator_steps "
+        f"{args.generator_steps} --batch_size {args.batch_size} --eval_images {args.eval_images} "
+        f"--diversity_samples {args.diversity_samples} --seed {args.seed} --block {args.block} --record"
+    )
+    protocol = (
+        "Protocol: benchmarks/text2image.py's (captioned MNIST with the zoo's char-CNN-RNN embeddings, one sample "
+        f"per test image, {args.eval_images} test images; accuracies on seen / held-out combinations), batch "
+        f"{args.batch_size}, one thread, one seed. stackgan: stage I at 16 px for {args.generator_steps} G steps, "
+        f"then stage II at 32 px on it for {args.generator_steps} more, widths {STACKGAN_MNIST}; stackgan2 rows: "
+        f"text2image's (8/16/32 px jointly, {text2image.STACKGAN2_MNIST}, G EMA 0.999 sampled; stackgan2_ms with "
+        "MSGAN's term). Every stage's samples come from the same latents and texts; scale consistency: mean "
+        "|downsample(x_k+1) - x_k| between adjacent scales."
+    )
+
+    def pair(s, name):
+        return f"{100 * s[f'{name}_seen']:.1f} / {100 * s[f'{name}_held_out']:.1f}"
+
+    header = [
+        "| row | stage | px | digit % seen / held | thickness % | slant % | size % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows, notes = [], []
+    for name, e in r["entries"].items():
+        for i, s in enumerate(e["stages"], 1):
+            rows.append(
+                f"| {name} | {i} | {s['px']} | {pair(s, 'digit')} | {pair(s, 'thickness')} | {pair(s, 'slant')} "
+                f"| {pair(s, 'size')} |"
+            )
+        consistency = e["scale_consistency"]
+        notes.append(
+            f"- {name}: {e['generator_steps']} G steps (last stage), {e['train_s'] / 60:.1f} min training; "
+            f"matching-aware D AUC {e['auc']:.3f}; diversity {e['diversity']:.2f}"
+            + (f"; scale consistency {', '.join(f'{v:.3f}' for v in consistency)}" if consistency else "")
+        )
+    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
+    return "\n".join([timing, "", protocol, "", *header, *rows, "", *notes])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """text2image's options; the rows default to stackgan and stackgan2."""
+    text2image.add_arguments(parser)
+    parser.set_defaults(entries=["stackgan", "stackgan2"], block="stacked-text2image")
+
+
+def main_with(args: argparse.Namespace) -> None:
+    print(table(run(args), args))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    main_with(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
