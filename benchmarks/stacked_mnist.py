@@ -141,16 +141,12 @@ def table(r: dict, args: argparse.Namespace) -> str:
     return "\n".join([timing, "", protocol, "", *header, *rows, "", caveat])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    main_with(parser.parse_args())
-
-
 def main_with(args: argparse.Namespace) -> None:
     """Runs the benchmark for parsed ``add_arguments`` options and prints every number as JSON."""
     print(json.dumps(run(args), indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.protocol_script import run_protocol
+
+    run_protocol(sys.modules[__name__])

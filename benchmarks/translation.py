@@ -297,11 +297,7 @@ def main_with(args: argparse.Namespace) -> None:
     print(table(run(args), args))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    main_with(parser.parse_args())
-
-
 if __name__ == "__main__":
-    main()
+    from benchmarks.protocol_script import run_protocol
+
+    run_protocol(sys.modules[__name__])

@@ -5,11 +5,13 @@ import dataclasses
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 import torch
 
 from benchmarks import quality
+from benchmarks.protocol_script import run_protocol
 from benchmarks.quality import Row, ToyRun, curve_lines, run_all, train_and_score
 from metrics.mode_coverage import ModeCoverage
 from tests.conftest import ROOT
@@ -100,3 +102,14 @@ def test_every_delegated_protocol_is_a_subcommand_of_quality_py(monkeypatch, cap
         with pytest.raises(SystemExit) as done:
             quality.main()
         assert done.value.code == 0 and f"quality.py {name}" in capsys.readouterr().out
+
+
+def test_a_protocol_module_runs_on_its_own_with_the_options_quality_py_gives_it():
+    seen = []
+    module = types.SimpleNamespace(
+        __doc__="a protocol",
+        add_arguments=lambda parser: parser.add_argument("--steps", type=int, default=1),
+        main_with=seen.append,
+    )
+    run_protocol(module, ["--steps", "7"])
+    assert [args.steps for args in seen] == [7]
