@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "data"
@@ -28,6 +29,15 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) 
         timeout=timeout,
         check=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """Restores torch's thread count after each test: the benchmark functions some tests call pin one thread for the
+    rest of the process, and a later test's numbers (e.g. tests/test_toy_modes.py) depend on the count."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
