@@ -4,7 +4,9 @@ scale consistency.
 
 ``stackgan`` trains stage I at 16 px for ``--generator_steps`` G updates, saves it, then trains stage II at 32 px on
 that frozen stage I for as many updates (the paper's order, Sec. 4), with configs/stackgan/captioned_mnist.yaml's
-widths. Any row of text2image.ENTRIES trains as text2image trains it (``stackgan2``: 8/16/32 px jointly, G EMA).
+widths; ``stackgan_no_ca`` the same without conditioning augmentation (the paper's ablation, Sec. 5.2, Table 3:
+diversity for one caption and accuracy with and without CA). Any row of text2image.ENTRIES trains as text2image
+trains it (``stackgan2``: 8/16/32 px jointly, G EMA).
 Every row is then scored on text2image's evaluation set of test images (``EvaluationSet``, ``score_entry``), and
 the samples of every stage, drawn from the same latents and texts, are scored for digit and attributes
 (``attribute_scores``); for three or more scales, scale consistency: mean |downsample(x_{k+1}) - x_k| between
@@ -35,9 +37,15 @@ from benchmarks import text2image
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
 
-#: configs/stackgan/captioned_mnist.yaml's widths; stage I at 16 px, stage II at 32 px
-STACKGAN_MNIST = {"ngf": 16, "ndf": 16, "condition_dim": 16, "latent_dim": 32, "residual_blocks": 2}
+#: configs/stackgan/captioned_mnist.yaml's widths and D conditioning (the TF original's: D reads the caption
+#: embedding; under the PyTorch port's mu the KL term leaves D no text on captioned MNIST,
+#: benchmarks/stackgan_conditioning.py); stage I at 16 px, stage II at 32 px
+STACKGAN_MNIST = {
+    "ngf": 16, "ndf": 16, "condition_dim": 16, "latent_dim": 32, "residual_blocks": 2, "d_condition": "text"
+}  # fmt: skip
 STAGE_ONE_RESOLUTION = 16
+#: stackgan rows: name -> arguments over STACKGAN_MNIST (no_ca: the paper's ablation, Sec. 5.2 Table 3)
+STACKGAN_ROWS = {"stackgan": {}, "stackgan_no_ca": {"conditioning_augmentation": False}}
 
 
 def scale_consistency(stages: list[torch.Tensor]) -> list[float]:
@@ -66,20 +74,21 @@ def stage_scores(model, evaluation, classifier, args) -> dict:
     return {"stages": scores, "scale_consistency": scale_consistency(stages) if len(stages) > 2 else None}
 
 
-def train_stackgan(train_data, args, folder: Path):
-    """Stage I at 16 px, then stage II at 32 px on it; (the stage-II model, seconds)."""
+def train_stackgan(train_data, args, folder: Path, row: str = "stackgan"):
+    """Stage I at 16 px, then stage II at 32 px on it, with ``STACKGAN_ROWS[row]``; (the stage-II model,
+    seconds)."""
     from datamodules.captioned_mnist import CaptionedMNISTDataModule
     from zoo import get_model
 
     common = {"text_dim": train_data.text_dim, "text_encoder": train_data.text_encoder, "channels": 1}
-    common.update(seed=args.seed, **STACKGAN_MNIST)
+    common.update(seed=args.seed, **STACKGAN_MNIST, **STACKGAN_ROWS[row])
     low_data = CaptionedMNISTDataModule(
         root=args.root, out=args.out, limit=args.limit, resolution=STAGE_ONE_RESOLUTION, batch_size=args.batch_size,
         seed=args.seed, text_encoder_steps=args.text_encoder_steps,
     )  # fmt: skip
     stage_one = get_model("stackgan")(resolution=STAGE_ONE_RESOLUTION, **common)
     first = text2image.train(stage_one, low_data, args)
-    path = folder / "stage1.ckpt"
+    path = folder / f"{row}-stage1.ckpt"
     stage_one.trainer.save_checkpoint(path)
     model = get_model("stackgan")(
         resolution=text2image.RESOLUTION, stage=2, stage1_resolution=STAGE_ONE_RESOLUTION, stage1_ckpt=str(path),
@@ -95,9 +104,11 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
-    unknown = [row for row in args.entries if row != "stackgan" and row not in text2image.ENTRIES]
+    unknown = [row for row in args.entries if row not in STACKGAN_ROWS and row not in text2image.ENTRIES]
     if unknown:
-        raise SystemExit(f"unknown rows {unknown}; choose stackgan or rows of: {', '.join(text2image.ENTRIES)}")
+        raise SystemExit(
+            f"unknown rows {unknown}; choose {', '.join(STACKGAN_ROWS)} or rows of: {', '.join(text2image.ENTRIES)}"
+        )
     started = time.perf_counter()
     classifier = classifier or load_classifier(args.root, device=args.device)
     train_data, test_data = text2image.datamodule(args, train=True), text2image.datamodule(args, train=False)
@@ -107,8 +118,8 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         for row in args.entries:
             pl.seed_everything(args.seed, verbose=False)
-            if row == "stackgan":
-                model, train_s = train_stackgan(train_data, args, Path(folder))
+            if row in STACKGAN_ROWS:
+                model, train_s = train_stackgan(train_data, args, Path(folder), row)
             else:
                 model = text2image.build(row, train_data, args)
                 train_s = text2image.train(model, train_data, args, text2image.ENTRIES[row].get("ema_decay"))
@@ -139,7 +150,8 @@ def table(r: dict, args: argparse.Namespace) -> str:
         "Protocol: benchmarks/text2image.py's (captioned MNIST with the zoo's char-CNN-RNN embeddings, one sample "
         f"per test image, {args.eval_images} test images; accuracies on seen / held-out combinations), batch "
         f"{args.batch_size}, one thread, one seed. stackgan: stage I at 16 px for {args.generator_steps} G steps, "
-        f"then stage II at 32 px on it for {args.generator_steps} more, widths {STACKGAN_MNIST}; stackgan2 rows: "
+        f"then stage II at 32 px on it for {args.generator_steps} more, {STACKGAN_MNIST}; stackgan_no_ca: the same "
+        "without conditioning augmentation (c = mu, no KL; the paper's Table 3 ablation); stackgan2 rows: "
         f"text2image's (8/16/32 px jointly, {text2image.STACKGAN2_MNIST}, G EMA 0.999 sampled; stackgan2_ms with "
         "MSGAN's term). Every stage's samples come from the same latents and texts; scale consistency: mean "
         "|downsample(x_k+1) - x_k| between adjacent scales."

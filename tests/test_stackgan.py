@@ -143,6 +143,39 @@ def test_stackgan2_scale_d_loss_by_hand():
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
+def test_d_condition_text_feeds_d_the_caption_and_refuses_other_values():
+    torch.manual_seed(0)
+    x, text = torch.randn(3, 1, 8, 8), torch.randn(3, TEXT_DIM)
+    model = get_model("stackgan")(text_dim=TEXT_DIM, d_condition="text", **STAGE1).eval()
+    assert torch.equal(model.discriminate(x, text), model.discriminator(x, text))
+    port = get_model("stackgan")(text_dim=TEXT_DIM, **STAGE1).eval()
+    mu = port.generator.conditioning(text)[1]
+    assert torch.equal(port.discriminate(x, text), port.discriminator(x, mu))
+    tree = get_model("stackgan2")(text_dim=TEXT_DIM, d_condition="text", **TREE).eval()
+    big = torch.randn(3, 1, 32, 32)
+    assert torch.equal(tree.discriminate(big, text), tree.discriminator[-1](big, text))
+    for name, args in (("stackgan", STAGE1), ("stackgan2", TREE)):
+        with pytest.raises(ZooError, match=f"{name}'s d_condition is one of mu, text, got 'c'"):
+            get_model(name)(text_dim=TEXT_DIM, d_condition="c", **args)
+
+
+def test_without_conditioning_augmentation_g_has_no_kl_and_one_image_per_text_and_latent():
+    torch.manual_seed(0)
+    adversarial, mu, logvar = torch.tensor(0.7), torch.randn(4, 4), torch.randn(4, 4)
+    kl = (-0.5 * (1 + logvar - mu.square() - logvar.exp())).mean()
+    with_ca = get_model("stackgan")(text_dim=TEXT_DIM, **STAGE1)
+    assert with_ca.generator_loss(adversarial, mu, logvar)[0].item() == pytest.approx(0.7 + 2.0 * kl.item())
+    no_ca = get_model("stackgan")(text_dim=TEXT_DIM, conditioning_augmentation=False, **STAGE1)
+    loss, reported = no_ca.generator_loss(adversarial, mu, logvar)
+    assert loss.item() == pytest.approx(0.7) and reported.item() == pytest.approx(kl.item())
+    z, text = torch.randn(2, 6), torch.randn(1, TEXT_DIM).repeat(2, 1)
+    no_ca.generator.eval()
+    first, again = no_ca.generator(z, text)[0][0], no_ca.generator(z, text)[0][0]
+    assert torch.equal(first, again)
+    with_ca.generator.eval()
+    assert not torch.equal(with_ca.generator(z, text)[0][0], with_ca.generator(z, text)[0][0])  # eps differs
+
+
 def test_stackgan2_trains_every_scale_with_ema_and_mode_seeking(captions_root, tmp_path):
     model = get_model("stackgan2")(text_dim=TEXT_DIM, mode_seeking_weight=1.0, color_weight=50.0, **TREE)
     before = {k: v.clone() for k, v in model.discriminator.state_dict().items()}

@@ -115,3 +115,30 @@ def test_stackgan2_counts_at_the_papers_configuration():
     ds = TreeDiscriminators()
     assert [sum(p.numel() for p in d.parameters()) for d in ds] == [5723906, 18834178, 71269122]
     assert_counts("stackgan2 birds", TreeGenerator(), ds, (21239696, 95827206), "hanzhanggit/StackGAN-v2 code/model.py")
+
+
+def test_conditioning_augmentation_off_gives_the_mean_the_same_code_for_the_same_text():
+    torch.manual_seed(0)
+    ca = ConditioningAugmentation(5, 3, augment=False)  # the paper's "CA: No" ablation (Sec. 5.2, Table 3)
+    text = torch.randn(1, 5).repeat(4, 1)
+    c, mu, _ = ca(text)
+    assert torch.equal(c, mu) and torch.equal(mu, torch.relu(ca.fc(text))[:, :3])
+    assert torch.equal(c, ca(text)[0]) and torch.equal(c[0], c[3])  # no eps: one code per text
+
+
+def test_d_reads_the_caption_through_its_own_context_under_text_conditioning():
+    """The TF original's D (stageI/model.py context_embedding): caption -> FC -> leaky_rectify 0.2, tiled."""
+    torch.manual_seed(0)
+    port, original = (
+        StackGANDiscriminator(16, 1, ndf=4, condition_dim=5),
+        StackGANDiscriminator(16, 1, ndf=4, condition_dim=5, text_dim=7),
+    )
+    count = lambda net: sum(p.numel() for p in net.parameters())
+    assert count(original) - count(port) == 7 * 5 + 5  # the context FC's weight and bias
+    x, text = torch.randn(3, 1, 16, 16), torch.randn(3, 7)
+    fc = original.context[0]
+    code = torch.nn.functional.leaky_relu(text @ fc.weight.T + fc.bias, 0.2)
+    features = original.features(x)
+    assert torch.equal(original.conditional(features, text), original.conditional_logit(features, code))
+    trees = TreeDiscriminators(base_resolution=8, scales=3, channels=1, ndf=4, condition_dim=5, text_dim=7)
+    assert [d.context[0].in_features for d in trees] == [7, 7, 7]

@@ -23,7 +23,17 @@ from zoo.nn import dcgan_init
 from zoo.text_to_image import TextToImageGAN, matching_aware_d_loss
 
 #: hyperparameters a stage-II model shares with the stage-I checkpoint it loads
-STAGE_ONE_SHAPE = ("text_dim", "latent_dim", "condition_dim", "ngf", "channels", "ca_activation")
+STAGE_ONE_SHAPE = (
+    "text_dim",
+    "latent_dim",
+    "condition_dim",
+    "ngf",
+    "channels",
+    "ca_activation",
+    "conditioning_augmentation",
+)
+#: what D's conditional logit reads (``StackGAN``'s ``d_condition``)
+D_CONDITIONS = ("mu", "text")
 
 
 def real_loss(logits: Tensor) -> Tensor:
@@ -66,7 +76,10 @@ class StackGAN(StagedImages, TextToImageGAN):
     ``stage 1`` (the port's STAGE1_G/STAGE1_D): D on (real, c) -> 1, (real of another class, c) -> 0 and
     (G(z, c), c) -> 0 weighted 1, 1/2, 1/2 (Sec. 3.2 Eq. 3, matching-aware as Reed et al. 2016; utils.py
     compute_discriminator_loss); G on BCE(D(G(z, c), c), 1) + kl_weight * KL(N(mu, sigma) || N(0, I)) (Eq. 4,
-    KL weight 2.0 in every released config). D is conditioned on G's mu, detached (the port's trainer).
+    KL weight 2.0 in every released config). D is conditioned on G's mu, detached (the port's trainer), or with
+    ``d_condition text`` on the caption embedding through its own FC + leaky ReLU (the TF original's D): on
+    captioned MNIST the KL term shrinks mu until the port's D sees no text (D AUC 0.500,
+    benchmarks/stackgan_conditioning.py), and the captioned-MNIST recipe uses the TF original's.
 
     ``stage 2`` (STAGE2_G/STAGE2_D): G takes the frozen stage-I generator of ``stage1_ckpt`` (a zoo checkpoint of
     this entry at stage 1), ``residual_blocks`` residual blocks, 4x the stage-I size; D has the port's conditional
@@ -92,6 +105,8 @@ class StackGAN(StagedImages, TextToImageGAN):
         residual_blocks: int = 4,
         kl_weight: float = 2.0,
         ca_activation: str = "relu",
+        d_condition: str = "mu",
+        conditioning_augmentation: bool = True,
         lr_halving_epochs: int | None = None,
         num_captions: int = 1,
         **kwargs,
@@ -113,6 +128,11 @@ class StackGAN(StagedImages, TextToImageGAN):
             kl_weight: weight of the KL term in G's loss (COEFF.KL 2.0).
             ca_activation: the conditioning augmentation's activation: relu (the PyTorch port) or leaky_relu (the TF
                 original's leaky_rectify 0.2, under which a mean or log-variance can be negative and keeps learning).
+            d_condition: what D's conditional logit reads: mu (the PyTorch port: G's conditioning-augmentation
+                mean, detached) or text (the TF original: the caption embedding through D's own FC + leaky_rectify
+                0.2, ``text_context``), under which D sees the text however far the KL term shrinks mu.
+            conditioning_augmentation: False: the paper's ablation without conditioning augmentation (Sec. 5.2,
+                Table 3): G takes c = mu, one code per text, and its loss has no KL term.
             lr_halving_epochs: halve both learning rates every this many epochs (LR_DECAY_EPOCH); None: constant.
             num_captions: caption embeddings averaged per image (1: one random caption, the PyTorch port).
         """
@@ -123,22 +143,28 @@ class StackGAN(StagedImages, TextToImageGAN):
                 "stackgan stage 2 builds on a trained stage I: pass --model.stage1_ckpt PATH, a checkpoint of "
                 "python cli.py fit --model stackgan --model.stage 1"
             )
+        if d_condition not in D_CONDITIONS:
+            raise ZooError(f"stackgan's d_condition is one of {', '.join(D_CONDITIONS)}, got '{d_condition}'")
         if lr_halving_epochs is not None and lr_halving_epochs < 1:
             raise ZooError(f"lr_halving_epochs must be >= 1 (or null), got {lr_halving_epochs}")
         super().__init__(num_captions=num_captions, **kwargs)
         text, z = self.text_dim, self.latent_dim
+        d_text = text if d_condition == "text" else None
         if stage == 1:
-            self.generator = StageOneGenerator(text, z, condition_dim, ngf, resolution, channels, ca_activation)
-            self.discriminator = StackGANDiscriminator(resolution, channels, ndf, condition_dim)
+            self.generator = StageOneGenerator(
+                text, z, condition_dim, ngf, resolution, channels, ca_activation, conditioning_augmentation
+            )
+            self.discriminator = StackGANDiscriminator(resolution, channels, ndf, condition_dim, text_dim=d_text)
         else:
             low = stage1_resolution or resolution // 4
-            stage_one = StageOneGenerator(text, z, condition_dim, ngf, low, channels, ca_activation)
+            augment = conditioning_augmentation
+            stage_one = StageOneGenerator(text, z, condition_dim, ngf, low, channels, ca_activation, augment)
             self.generator = StageTwoGenerator(
-                stage_one, low, text, condition_dim, ngf, residual_blocks, resolution, channels, ca_activation
+                stage_one, low, text, condition_dim, ngf, residual_blocks, resolution, channels, ca_activation, augment
             )
             narrowings = doublings(low, resolution, "StackGAN stage II")  # back to stage I's D width: 2 at 64 -> 256
             self.discriminator = StackGANDiscriminator(
-                resolution, channels, ndf, condition_dim, narrowings=narrowings, unconditional=True
+                resolution, channels, ndf, condition_dim, narrowings=narrowings, unconditional=True, text_dim=d_text
             )
         dcgan_init(self.generator)
         dcgan_init(self.discriminator)
@@ -192,17 +218,21 @@ class StackGAN(StagedImages, TextToImageGAN):
 
     # ------------------------------------------------------------------------------------------- the game
 
+    def d_condition(self, text: Tensor, mu: Tensor) -> Tensor:
+        """What D is conditioned on (``d_condition``): G's mu, detached, or the caption embeddings."""
+        return text if self.hparams.d_condition == "text" else mu.detach()
+
     def discriminate(self, x: Tensor, text: Tensor) -> Tensor:
-        """D's conditional logit for images and caption embeddings, conditioned on mu of G's conditioning
-        augmentation, as in training (the matching-aware AUC's scores)."""
-        return self.discriminator(x, self.generator.conditioning(text)[1])
+        """D's conditional logit for images and caption embeddings, conditioned as in training (the matching-aware
+        AUC's scores)."""
+        return self.discriminator(x, self.d_condition(text, self.generator.conditioning(text)[1]))
 
     def training_step(self, batch, batch_idx: int) -> None:
         d_opt, g_opt = self.start_iteration()
         data = self.text_batch(batch)
         real, n = data.images, data.images.shape[0]
         images, mu, logvar = self.generator(self.sample_latent(n), data.text)
-        fake, condition = images[-1], mu.detach()
+        fake, condition = images[-1], self.d_condition(data.text, mu)
 
         with self.toggled_optimizer(d_opt):
             d_loss, logs = self.stage_d_loss(real, fake.detach(), condition, data.wrong, data.wrong_valid)
@@ -215,14 +245,21 @@ class StackGAN(StagedImages, TextToImageGAN):
             adversarial = real_loss(self.discriminator.conditional(features, condition))
             if self.hparams.stage == 2:
                 adversarial = adversarial + real_loss(self.discriminator.unconditional(features))
-            kl = kl_divergence(mu, logvar)
-            g_loss = adversarial + self.hparams.kl_weight * kl
+            g_loss, kl = self.generator_loss(adversarial, mu, logvar)
             g_opt.zero_grad(set_to_none=True)
             self.manual_backward(g_loss)
             g_opt.step()
         self.generator_steps += 1
         logs.update({"loss/g": g_loss, "g/kl": kl})
         self.finish_iteration(n, [d_loss, g_loss], logs)
+
+    def generator_loss(self, adversarial: Tensor, mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
+        """(G's loss, KL): adversarial + kl_weight * KL (Eq. 4), or the adversarial term alone without
+        conditioning augmentation (the KL is then reported, not trained)."""
+        kl = kl_divergence(mu, logvar)
+        if not self.hparams.conditioning_augmentation:
+            return adversarial, kl.detach()
+        return adversarial + self.hparams.kl_weight * kl, kl
 
     def stage_d_loss(self, real: Tensor, fake: Tensor, c: Tensor, wrong: Tensor, wrong_valid: Tensor):
         """D's loss at this stage (the port's compute_discriminator_loss): real and fake images with their own

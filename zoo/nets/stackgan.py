@@ -82,21 +82,26 @@ class ConditioningAugmentation(nn.Module):
     (hanzhanggit/StackGAN stageI/model.py generate_condition; it reads the second half as log sigma and truncates
     eps, which this module does not); "glu": StackGAN-v2's FC to 4 * condition_dim with a GLU (Zhang et al. 2018,
     TPAMI, Sec. 4.1; StackGAN-v2 code/model.py CA_NET).
+
+    ``augment`` False is the paper's ablation without conditioning augmentation (Sec. 5.2, Table 3 "CA: No"):
+    c = mu, the same code for the same text, and the entry drops the KL term.
     """
 
-    def __init__(self, text_dim: int, condition_dim: int = 128, activation: str = "relu"):
+    def __init__(self, text_dim: int, condition_dim: int = 128, activation: str = "relu", augment: bool = True):
         super().__init__()
         if activation not in CA_ACTIVATIONS:
             raise ZooError(
                 f"unknown conditioning-augmentation activation '{activation}'; choose one of: relu, leaky_relu"
             )
-        self.condition_dim = condition_dim
+        self.condition_dim, self.augment = condition_dim, augment
         self.fc = nn.Linear(text_dim, condition_dim * (4 if activation == "glu" else 2))
         self.activation = CA_ACTIVATIONS[activation]()
 
     def forward(self, embedding: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """(c, mu, logvar) for a batch of text embeddings."""
         mu, logvar = self.activation(self.fc(embedding)).chunk(2, dim=1)
+        if not self.augment:
+            return mu, mu, logvar
         return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu), mu, logvar
 
 
@@ -120,6 +125,7 @@ class StageOneGenerator(nn.Module):
         resolution: int = 64,
         channels: int = 3,
         ca_activation: str = "relu",
+        augment: bool = True,
     ):
         super().__init__()
         steps = doublings(4, resolution, "StackGAN stage I")
@@ -127,7 +133,7 @@ class StageOneGenerator(nn.Module):
         if width >> steps < 1:
             raise ZooError(f"StackGAN stage I: ngf {ngf} is too narrow for {resolution} px; use ngf >= {2**steps // 8}")
         self.width = width
-        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, ca_activation)
+        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, ca_activation, augment)
         self.fc = nn.Sequential(
             nn.Linear(latent_dim + condition_dim, width * 16, bias=False), nn.BatchNorm1d(width * 16), nn.ReLU(True)
         )
@@ -160,6 +166,7 @@ class StageTwoGenerator(nn.Module):
         resolution: int = 256,
         channels: int = 3,
         ca_activation: str = "relu",
+        augment: bool = True,
     ):
         super().__init__()
         if stage_one_resolution < 8:
@@ -168,7 +175,7 @@ class StageTwoGenerator(nn.Module):
         if (ngf * 4) >> steps < 1:
             raise ZooError(f"StackGAN stage II: ngf {ngf} is too narrow for {resolution} px")
         self.stage_one = stage_one.requires_grad_(False)
-        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, ca_activation)
+        self.conditioning = ConditioningAugmentation(text_dim, condition_dim, ca_activation, augment)
         self.encoder = nn.Sequential(
             conv3x3(channels, ngf),
             nn.ReLU(True),
@@ -232,11 +239,21 @@ class ConditionalLogit(nn.Module):
         return self.net(torch.cat([features, tiled], dim=1)).flatten()
 
 
+def text_context(text_dim: int, condition_dim: int) -> nn.Sequential:
+    """The TF original's D context embedding (hanzhanggit/StackGAN stageI/model.py ``context_embedding``, used by
+    ``get_discriminator``): the caption embedding itself -> FC to ``condition_dim`` -> leaky_rectify 0.2, D's own
+    reading of the text, in place of G's conditioning-augmentation mean."""
+    return nn.Sequential(nn.Linear(text_dim, condition_dim), nn.LeakyReLU(0.2))
+
+
 class StackGANDiscriminator(nn.Module):
     """StackGAN's D at one stage: ``features(x)`` (an ``ImageEncoder`` to 4x4), ``conditional(features, c)`` and,
     with ``unconditional``, ``unconditional(features)`` (a 4x4 stride-4 conv, the port's stage-II
     get_uncond_logits and StackGAN-v2's uncond_logits). Stage I: ``halvings`` log2(resolution / 4),
-    ``narrowings`` 0, no unconditional logit; stage II: the stage-I D's halvings plus two, narrowing back."""
+    ``narrowings`` 0, no unconditional logit; stage II: the stage-I D's halvings plus two, narrowing back.
+
+    ``c`` is G's conditioning-augmentation mean mu (the PyTorch ports) or, with ``text_dim``, the caption
+    embedding, which D reads through its own ``text_context`` (the TF original)."""
 
     def __init__(
         self,
@@ -246,10 +263,12 @@ class StackGANDiscriminator(nn.Module):
         condition_dim: int = 128,
         narrowings: int = 0,
         unconditional: bool = False,
+        text_dim: int | None = None,
     ):
         super().__init__()
         self.encoder = ImageEncoder(channels, ndf, doublings(4, resolution, "StackGAN discriminator"), narrowings)
         width = self.encoder.out_channels
+        self.context = text_context(text_dim, condition_dim) if text_dim is not None else nn.Identity()
         self.conditional_logit = ConditionalLogit(width, condition_dim)
         self.unconditional_logit = nn.Conv2d(width, 1, 4, 4) if unconditional else None
 
@@ -257,7 +276,7 @@ class StackGANDiscriminator(nn.Module):
         return self.encoder(x)
 
     def conditional(self, features: Tensor, c: Tensor) -> Tensor:
-        return self.conditional_logit(features, c)
+        return self.conditional_logit(features, self.context(c))
 
     def unconditional(self, features: Tensor) -> Tensor:
         if self.unconditional_logit is None:

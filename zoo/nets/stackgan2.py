@@ -107,7 +107,8 @@ class TreeGenerator(nn.Module):
 class TreeDiscriminators(nn.ModuleList):
     """One D per scale (D_NET64, D_NET128, D_NET256 at the paper's sizes): scale i encodes with
     log2(base / 4) + i halvings and i narrowing 3x3 convs, so every D ends at the same width at 4x4; each has a
-    conditional and an unconditional logit (Sec. 4.2, Eq. 6)."""
+    conditional and an unconditional logit (Sec. 4.2, Eq. 6); with ``text_dim``, each reads the caption embedding
+    through its own ``text_context`` instead of G's mu."""
 
     def __init__(
         self,
@@ -116,9 +117,12 @@ class TreeDiscriminators(nn.ModuleList):
         channels: int = 3,
         ndf: int = 64,
         condition_dim: int = 128,
+        text_dim: int | None = None,
     ):
         super().__init__(
-            StackGANDiscriminator(base_resolution << i, channels, ndf, condition_dim, narrowings=i, unconditional=True)
+            StackGANDiscriminator(
+                base_resolution << i, channels, ndf, condition_dim, narrowings=i, unconditional=True, text_dim=text_dim
+            )
             for i in range(scales)
         )
 
