@@ -126,14 +126,17 @@ class ZooDataModule(pl.LightningDataModule):
         """Flips each image left-right with probability 1/2, on the device. The coin flips come from
         (seed, rank, iteration), so they are the same on a resumed run and never repeat across
         DataLoader workers (which a per-worker RNG in a transform can)."""
+        rng = self.augmentation_generator(images.device)
+        flip = torch.rand(images.shape[0], generator=rng, device=images.device) < 0.5
+        return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+    def augmentation_generator(self, device: torch.device, stream: int = 1) -> torch.Generator:
+        """A generator on ``device`` seeded from (seed + ``stream``, rank, iteration): one stream per augmentation
+        (1: the flips), the same on a resumed run."""
         trainer = self.trainer
         rank = trainer.global_rank if trainer is not None else 0
         iteration = int(getattr(trainer.lightning_module, "iterations", 0)) if trainer is not None else 0
-        rng = torch.Generator(device=images.device).manual_seed(
-            iteration_seed(run_seed(self.seed) + 1, rank, iteration)
-        )
-        flip = torch.rand(images.shape[0], generator=rng, device=images.device) < 0.5
-        return torch.where(flip[:, None, None, None], images.flip(-1), images)
+        return torch.Generator(device=device).manual_seed(iteration_seed(run_seed(self.seed) + stream, rank, iteration))
 
 
 class TorchvisionDataModule(ZooDataModule):

@@ -51,6 +51,12 @@ TEXT_EMBEDDINGS = ("auto", "zoo", "none")
 ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+-=<>()[]{} "
 #: the loader's Lua table keeps the last position of a repeated character ("-" is 60), as this dict does
 CHAR_IDS = {c: i + 1 for i, c in enumerate(ALPHABET)}
+#: random-crop augmentation: images are loaded at int(resolution * 76 / 64) and a resolution window is cropped
+#: (StackGAN-Pytorch code/miscc/datasets.py get_img ``load_size`` with main.py's RandomCrop; StackGAN-v2's Scale to
+#: imsize * 76 / 64; Reed et al.'s 76 -> 64)
+CROP_LOAD_RATIO = (76, 64)
+#: ``augmentation_generator`` stream of the crops (1 is the flips')
+CROP_STREAM = 2
 
 
 # ------------------------------------------------------------------------------------ pickles
@@ -187,6 +193,28 @@ def read_split(root: Path, split: str) -> Split:
     return Split(keys, classes, captions, embeddings)
 
 
+def crop_load_size(resolution: int) -> int:
+    """The size images are loaded at before a random ``resolution`` crop: int(resolution * 76 / 64) (76 for 64,
+    304 for 256)."""
+    load, crop = CROP_LOAD_RATIO
+    return int(resolution * load / crop)
+
+
+def random_crops(images: Tensor, size: int, generator: torch.Generator | None = None) -> Tensor:
+    """A ``size`` x ``size`` window of each image of (B, C, H, W), its top-left corner uniform over the
+    (H - size + 1) x (W - size + 1) positions (torchvision's RandomCrop, one draw per image), on the device."""
+    b, _, height, width = images.shape
+    if height < size or width < size:
+        raise ZooError(f"cannot crop {size} px from {height}x{width} images")
+    device = images.device
+    top = torch.randint(height - size + 1, (b,), generator=generator, device=device)
+    left = torch.randint(width - size + 1, (b,), generator=generator, device=device)
+    steps = torch.arange(size, device=device)
+    rows, cols = (top[:, None] + steps)[:, :, None], (left[:, None] + steps)[:, None, :]
+    batch = torch.arange(b, device=device)[:, None, None]
+    return images.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
+
+
 # ------------------------------------------------------------------------------------ dataset
 
 
@@ -268,6 +296,8 @@ class CaptionsDataModule(ZooDataModule):
         text_length: int = 201,
         text_embeddings: str = "auto",
         text_encoder_steps: int = 1500,
+        random_crop: bool = False,
+        hflip: bool = False,
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int | None = None,
@@ -284,12 +314,20 @@ class CaptionsDataModule(ZooDataModule):
                 char-CNN-RNN-embeddings.pickle when it exists, else the zoo's encoder), zoo (the zoo's encoder even
                 where the pickle exists) or none (no embeddings: the batches hold None).
             text_encoder_steps: training steps of the zoo's char-CNN-RNN (trained once, cached in the root).
+            random_crop: load images at int(resolution * 76 / 64) and train on a random resolution crop of each
+                (``random_crops``; StackGAN-Pytorch's datasets.py and main.py, StackGAN-v2 and Reed et al. alike;
+                on in configs/stackgan*/captions.yaml). Items read from the dataset stay at the load size; the
+                crop is drawn per training batch from (seed, iteration).
+            hflip: flip each training image left-right with probability 1/2 (the same codes' RandomHorizontalFlip;
+                on in configs/stackgan*/captions.yaml). Off for captioned MNIST: a mirrored digit's slant is the
+                opposite of its caption's (and a mirrored digit is not that digit).
         """
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if channels not in (1, 3):
             raise ZooError(f"--data.channels must be 1 or 3, got {channels}")
         self.root, self.train, self.resolution, self.channels = Path(root), train, resolution, channels
         self.captions_per_image, self.text_length = captions_per_image, text_length
+        self.random_crop, self.hflip = random_crop, hflip
         if text_embeddings not in TEXT_EMBEDDINGS:
             raise ZooError(f"--data.text_embeddings must be one of {', '.join(TEXT_EMBEDDINGS)}, got {text_embeddings}")
         self.text_embeddings = text_embeddings
@@ -318,9 +356,16 @@ class CaptionsDataModule(ZooDataModule):
             self.dataset = self.split_dataset(self.split)
 
     def split_dataset(self, split: str) -> CaptionedImages:
-        return CaptionedImages(
-            self.root, split, self.resolution, self.channels, self.captions_per_image, self.text_length
-        )
+        size = crop_load_size(self.resolution) if self.random_crop else self.resolution
+        return CaptionedImages(self.root, split, size, self.channels, self.captions_per_image, self.text_length)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """With ``random_crop``, a random crop of each image, then the base's [-1, 1] scaling and flips (the
+        port's order: RandomCrop, RandomHorizontalFlip)."""
+        if self.random_crop:
+            rng = self.augmentation_generator(batch[0].device, CROP_STREAM)
+            batch = [random_crops(batch[0], self.resolution, rng), *batch[1:]]
+        return super().on_after_batch_transfer(batch, dataloader_idx)
 
     @property
     def has_pretrained_embeddings(self) -> bool:

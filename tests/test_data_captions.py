@@ -23,10 +23,18 @@ from datamodules.captioned_mnist import (
     build,
     held_out_classes,
 )
-from datamodules.captions import ALPHABET, CaptionsDataModule, bird_crop, char_ids, read_legacy_pickle
+from datamodules.captions import (
+    ALPHABET,
+    CaptionsDataModule,
+    bird_crop,
+    char_ids,
+    crop_load_size,
+    random_crops,
+    read_legacy_pickle,
+)
 from datamodules.digit_attributes import SLANT_WORDS, THICKNESS_WORDS, attribute_levels, size, slant, thickness
 from datamodules.mnist import MNISTDataModule
-from tests.conftest import SHARED_MNIST, run_cli
+from tests.conftest import ROOT, SHARED_MNIST, run_cli
 from zoo.errors import ZooError
 
 KEYS = ["001.Black_footed_Albatross/Albatross_0001_\xe9", "002.Laysan_Albatross/Laysan_0002_1027"]
@@ -103,6 +111,52 @@ def test_reader_items_on_the_cub_layout(cub_root):
     images, embeddings, texts, labels = data.dataset.__getitems__([1, 0])
     assert images.shape == (2, 3, 44, 44) and embeddings.shape == (2, 10, 8) and labels.tolist() == [2, 1]
     assert torch.equal(texts[1], characters) and torch.equal(embeddings[0], torch.from_numpy(EMBEDDINGS[1]))
+
+
+def test_random_crops_are_windows_within_bounds_drawn_from_the_generator():
+    # coordinates: channel 0 holds the row, channel 1 the column, so a crop shows where it was taken
+    rows, cols = torch.meshgrid(torch.arange(19.0), torch.arange(19.0), indexing="ij")
+    images = torch.stack([rows, cols])[None].repeat(500, 1, 1, 1)
+    crops = random_crops(images, 16, torch.Generator().manual_seed(0))
+    top, left = crops[:, 0, 0, 0], crops[:, 1, 0, 0]
+    assert crops.shape == (500, 2, 16, 16)
+    assert torch.equal(crops[:, 0], top[:, None, None] + torch.arange(16.0)[None, :, None].expand(500, 16, 16))
+    assert torch.equal(crops[:, 1], left[:, None, None] + torch.arange(16.0)[None, None, :].expand(500, 16, 16))
+    assert set(top.long().tolist()) == set(left.long().tolist()) == {0, 1, 2, 3}  # every offset in [0, 19 - 16]
+    assert torch.equal(crops, random_crops(images, 16, torch.Generator().manual_seed(0)))
+    assert not torch.equal(crops, random_crops(images, 16, torch.Generator().manual_seed(1)))
+    assert (crop_load_size(64), crop_load_size(256), crop_load_size(16)) == (76, 304, 19)
+    with pytest.raises(ZooError, match="cannot crop 20 px from 19x19 images"):
+        random_crops(images, 20)
+
+
+def test_random_crop_and_flip_of_the_captions_datamodule_on_the_cub_layout(cub_root):
+    def batch(seed: int, **options):
+        data = CaptionsDataModule(root=str(cub_root), resolution=16, batch_size=2, seed=seed, **options)
+        data.setup()
+        items = data.dataset.__getitems__([0, 1])
+        return items[0], data.on_after_batch_transfer(items, 0)[0]
+
+    loaded, crops = batch(0, random_crop=True)
+    assert loaded.shape == (2, 3, 19, 19) and crops.shape == (2, 3, 16, 16)  # StackGAN's 76 -> 64, scaled
+    windows = (loaded.float() / 127.5 - 1).unfold(2, 16, 1).unfold(3, 16, 1)  # (2, 3, 4, 4, 16, 16)
+    for image, crop in zip(windows, crops, strict=True):
+        assert any(torch.allclose(image[:, i, j], crop) for i in range(4) for j in range(4))
+    assert torch.equal(crops, batch(0, random_crop=True)[1])  # (seed, iteration) decide the crop
+    assert not torch.equal(crops, batch(1, random_crop=True)[1])
+    _, flipped = batch(0, random_crop=True, hflip=True)
+    assert all(torch.equal(f, c) or torch.equal(f, c.flip(-1)) for f, c in zip(flipped, crops, strict=True))
+    plain, unchanged = batch(0)
+    assert plain.shape == (2, 3, 16, 16) and torch.equal(unchanged, plain.float() / 127.5 - 1)
+
+
+@pytest.mark.parametrize("entry", ["stackgan", "stackgan2"])
+def test_the_stackgan_recipes_for_cub_crop_and_flip_as_the_ports(entry, cub_root):
+    import yaml
+
+    options = yaml.safe_load((ROOT / "configs" / entry / "captions.yaml").read_text())["data"]
+    data = CaptionsDataModule(root=str(cub_root), **options)
+    assert data.random_crop and data.hflip
 
 
 def test_bird_crop_by_hand():
