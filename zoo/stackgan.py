@@ -132,7 +132,8 @@ class StackGAN(StagedImages, TextToImageGAN):
                 mean, detached) or text (the TF original: the caption embedding through D's own FC + leaky_rectify
                 0.2, ``text_context``), under which D sees the text however far the KL term shrinks mu.
             conditioning_augmentation: False: the paper's ablation without conditioning augmentation (Sec. 5.2,
-                Table 3): G takes c = mu, one code per text, and its loss has no KL term.
+                Table 3; the TF original's TRAIN.COND_AUGMENTATION False): G takes c = mu, one code per text, and
+                its loss has no KL term.
             lr_halving_epochs: halve both learning rates every this many epochs (LR_DECAY_EPOCH); None: constant.
             num_captions: caption embeddings averaged per image (1: one random caption, the PyTorch port).
         """

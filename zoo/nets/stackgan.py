@@ -83,8 +83,9 @@ class ConditioningAugmentation(nn.Module):
     eps, which this module does not); "glu": StackGAN-v2's FC to 4 * condition_dim with a GLU (Zhang et al. 2018,
     TPAMI, Sec. 4.1; StackGAN-v2 code/model.py CA_NET).
 
-    ``augment`` False is the paper's ablation without conditioning augmentation (Sec. 5.2, Table 3 "CA: No"):
-    c = mu, the same code for the same text, and the entry drops the KL term.
+    ``augment`` False is the paper's ablation without conditioning augmentation (Sec. 5.2, Table 3 "CA: No"), as
+    the authors' switch does it (hanzhanggit/StackGAN misc/config.py TRAIN.COND_AUGMENTATION False, stageI/trainer.py
+    sample_encoded_context): c = mu, the same code for the same text, and the entry drops the KL term.
     """
 
     def __init__(self, text_dim: int, condition_dim: int = 128, activation: str = "relu", augment: bool = True):
