@@ -152,8 +152,9 @@ def table(r: dict, args: argparse.Namespace) -> str:
         f"{args.batch_size}, one thread, one seed. stackgan: stage I at 16 px for {args.generator_steps} G steps, "
         f"then stage II at 32 px on it for {args.generator_steps} more, {STACKGAN_MNIST}; stackgan_no_ca: the same "
         "without conditioning augmentation (c = mu, no KL; the paper's Table 3 ablation); stackgan2 rows: "
-        f"text2image's (8/16/32 px jointly, {text2image.STACKGAN2_MNIST}, G EMA 0.999 sampled; stackgan2_ms with "
-        "MSGAN's term). Every stage's samples come from the same latents and texts; scale consistency: mean "
+        f"text2image's (8/16/32 px jointly, {text2image.STACKGAN2_MNIST}, G EMA 0.999 sampled, "
+        "stackgan2_no_ema the raw G; stackgan2_ms with MSGAN's term). Every stage's samples come from the same "
+        "latents and texts; scale consistency: mean "
         "|downsample(x_k+1) - x_k| between adjacent scales."
     )
 
