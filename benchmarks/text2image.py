@@ -22,7 +22,11 @@ embeddings without the matching-aware term or interpolated texts. ``ENTRIES`` ma
 and its arguments; other text-to-image entries add their rows there.
 
     python benchmarks/quality.py text2image --root ../shared/data --out data/captioned_mnist --generator_steps 300
-    python benchmarks/text2image.py --root ../shared/data --entries gan_t2i baseline --generator_steps 1000 --record
+    python benchmarks/text2image.py --root ../shared/data --entries gan_t2i baseline --generator_steps 2000 \
+        --width 16 --block text2image-mnist-2000 --record
+
+gan_t2i with its paper's game and optimizer reaches the digit target at 2000 generator steps at width 16 (1000 steps
+are not enough; RESULTS.md, blocks text2image-mnist-*).
 
 ``add_arguments`` and ``main_with`` let ``benchmarks/quality.py text2image`` run it; ``--record`` writes the table
 into benchmarks/RESULTS.md (block ``--block``, text2image-mnist by default).
