@@ -11,8 +11,11 @@ temporary file and renamed, and carries a key (a hash of the encoder settings, t
 and captions) and a checksum of its tensors: a file for other settings or data (stale) or one whose tensors do not
 match their checksum or that cannot be read (damaged) is rebuilt, saying why.
 
-Image features (the other side of the joint embedding loss): ``mnist_classifier``, the 128-unit hidden layer of the
-zoo's MNIST classifier (metrics/mnist_classifier.py), for digit data. For other data, train an encoder with
+Image features (the other side of the joint embedding loss), for digit data: ``mnist_classifier_attributes`` (the
+default), the 128-unit hidden layer of the zoo's MNIST classifier (metrics/mnist_classifier.py) followed by the
+image's measured thickness, slant and size (datamodules/attribute_features.py: 131-d, so the embedding carries the
+attributes the captions name), or ``mnist_classifier``, the 128 classifier features alone (the zoo's first encoder:
+its embedding barely tells thick from thin). For other data, train an encoder with
 ``zoo.text_encoder.train_text_encoder`` against the features of an image encoder of your choice and pass
 ``build_cache(..., image_features=...)``, or use the dataset's pretrained pickle.
 """
@@ -32,12 +35,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from datamodules.attribute_features import with_attributes
 from zoo.errors import ZooError
 from zoo.text_encoder import DEFAULT_ARCHITECTURE, CharCNNRNN, train_text_encoder
 
 CACHE_FILE = "zoo-char-cnn-rnn.pt"
-VERSION = 1
-IMAGE_FEATURES = ("mnist_classifier",)
+#: 2: the default image features became ``mnist_classifier_attributes`` (caches of version 1 are stale)
+VERSION = 2
+IMAGE_FEATURES = ("mnist_classifier_attributes", "mnist_classifier")
+#: the size of the classifier's hidden layer (metrics/mnist_classifier.py) and of the attributes appended to it
+CLASSIFIER_FEATURES, ATTRIBUTE_FEATURES = 128, 3
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,10 @@ class EncoderSettings:
     batch_size: int = 40
     lr: float = 4e-4
     seed: int = 0
-    image_features: str = "mnist_classifier"
-    architecture: dict = field(default_factory=lambda: dict(DEFAULT_ARCHITECTURE))
+    image_features: str = "mnist_classifier_attributes"
+    architecture: dict = field(
+        default_factory=lambda: {**DEFAULT_ARCHITECTURE, "embedding_dim": CLASSIFIER_FEATURES + ATTRIBUTE_FEATURES}
+    )  # the embedding has the image features' size (image_noop)
 
     def as_dict(self) -> dict:
         settings = asdict(self)
@@ -140,6 +149,12 @@ def mnist_classifier_features(mnist_root: str) -> Callable[[Tensor], Tensor]:
     return features
 
 
+def image_feature_extractor(name: str, mnist_root: str) -> Callable[[Tensor], Tensor]:
+    """The image features ``name`` (one of ``IMAGE_FEATURES``) the encoder is trained and probed against."""
+    features = mnist_classifier_features(mnist_root)
+    return with_attributes(features) if name == "mnist_classifier_attributes" else features
+
+
 def encode_captions(encoder: CharCNNRNN, captions: list[str], text_length: int, chunk: int = 512) -> Tensor:
     """Embeddings (U, D) of ``captions`` in ``chunk``s."""
     return torch.cat([encoder.encode(captions[i : i + chunk], text_length) for i in range(0, len(captions), chunk)])
@@ -226,4 +241,4 @@ def load_or_build(root: Path, datasets: dict, settings: EncoderSettings, mnist_r
             f"{root} has no char-CNN-RNN-embeddings.pickle, and the zoo's text encoder learns from MNIST classifier "
             "features (digit data only); get the dataset's pretrained embeddings (StackGAN's README)"
         )
-    return build_cache(datasets, settings, key, mnist_classifier_features(mnist_root), path)
+    return build_cache(datasets, settings, key, image_feature_extractor(settings.image_features, mnist_root), path)

@@ -36,7 +36,9 @@ def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
         pytest.skip("../shared/data/MNIST/raw absent")
     small = {"alphabet_size": 70, "channels": (8, 8, 8), "embedding_dim": 128}
     monkeypatch.setattr(
-        CaptionsDataModule, "encoder_settings", text_embeddings.EncoderSettings(steps=2, architecture=small)
+        CaptionsDataModule,
+        "encoder_settings",
+        text_embeddings.EncoderSettings(steps=2, image_features="mnist_classifier", architecture=small),
     )
     monkeypatch.setattr(text_embeddings, "mnist_classifier_features", lambda root: fake_features)
     monkeypatch.setattr(stacked_text2image, "STACKGAN_MNIST", {**stacked_text2image.STACKGAN_MNIST, "ngf": 4})

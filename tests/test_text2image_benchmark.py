@@ -41,7 +41,9 @@ def test_the_protocol_end_to_end_at_a_tiny_budget(tmp_path, monkeypatch):
         pytest.skip("../shared/data/MNIST/raw absent")
     small = {"alphabet_size": 70, "channels": (8, 8, 8), "embedding_dim": 128}
     monkeypatch.setattr(
-        CaptionsDataModule, "encoder_settings", text_embeddings.EncoderSettings(steps=2, architecture=small)
+        CaptionsDataModule,
+        "encoder_settings",
+        text_embeddings.EncoderSettings(steps=2, image_features="mnist_classifier", architecture=small),
     )
     monkeypatch.setattr(text_embeddings, "mnist_classifier_features", lambda root: fake_features)
     build(SHARED_MNIST, tmp_path / "cm", limit=80, data_seed=0)

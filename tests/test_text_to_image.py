@@ -89,7 +89,11 @@ def tiny_data(root, **kwargs) -> CaptionedMNISTDataModule:
 @needs_mnist
 def test_embedding_cache_built_once_reused_and_rebuilt(tiny_captioned, monkeypatch, capsys):
     small = {"alphabet_size": 70, "channels": (8, 8, 8), "embedding_dim": 128}
-    monkeypatch.setattr(CaptionsDataModule, "encoder_settings", text_embeddings.EncoderSettings(architecture=small))
+    monkeypatch.setattr(
+        CaptionsDataModule,
+        "encoder_settings",
+        text_embeddings.EncoderSettings(image_features="mnist_classifier", architecture=small),
+    )
     builds = []
     monkeypatch.setattr(text_embeddings, "mnist_classifier_features", lambda root: builds.append(1) or fake_features)
     path = text_embeddings.cache_path(tiny_captioned)
@@ -174,7 +178,11 @@ def test_prepare_command_trains_once_then_reuses(tiny_captioned, monkeypatch, ca
     import cli
 
     small = {"alphabet_size": 70, "channels": (8, 8, 8), "embedding_dim": 128}
-    monkeypatch.setattr(CaptionsDataModule, "encoder_settings", text_embeddings.EncoderSettings(architecture=small))
+    monkeypatch.setattr(
+        CaptionsDataModule,
+        "encoder_settings",
+        text_embeddings.EncoderSettings(image_features="mnist_classifier", architecture=small),
+    )
     builds = []
     monkeypatch.setattr(text_embeddings, "mnist_classifier_features", lambda root: builds.append(1) or fake_features)
     text_embeddings.cache_path(tiny_captioned).unlink(missing_ok=True)
