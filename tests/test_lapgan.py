@@ -104,8 +104,29 @@ def test_sgd_schedule_follows_eyescream_per_epoch():
     for opt in model.optimizers():
         group = opt.optimizer.param_groups[0] if hasattr(opt, "optimizer") else opt.param_groups[0]
         assert group["momentum"] == pytest.approx(0.0008)
+        assert group["dampening"] == pytest.approx(0.0008)  # Torch7's optim.sgd: dampening defaults to momentum
         assert group["lr"] == pytest.approx(0.02 / 1.00004)
     assert (model.iterations, model.images_seen) == (3, 3 * 32)
+
+
+class MeanLogit(torch.nn.Module):
+    """A stand-in D whose logit is the mean of the image it judges."""
+
+    def forward(self, image, labels, condition):
+        return image.flatten(1).mean(1)
+
+
+def test_d_loss_is_eyescreams_bce_over_half_real_half_fake():
+    """eyescream's BCE over 64 real and 64 fake images: 0.5 softplus(-real logit) + 0.5 softplus(fake logit)."""
+    model = LAPGAN(**TINY)
+    model.discriminator.levels = torch.nn.ModuleList([MeanLogit(), MeanLogit()])
+    targets = [torch.full((2, 1, 16, 16), 1.0), torch.full((2, 1, 8, 8), -2.0)]
+    fakes = [torch.full((2, 1, 16, 16), 0.5), torch.full((2, 1, 8, 8), 3.0)]
+    losses = model.level_losses("d", targets, fakes, torch.tensor([0, 1]), [None, None])
+    softplus = torch.nn.functional.softplus
+    for loss, real, fake in zip(losses, (1.0, -2.0), (0.5, 3.0)):
+        expected = 0.5 * softplus(torch.tensor(-real)) + 0.5 * softplus(torch.tensor(fake))
+        torch.testing.assert_close(loss, expected)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,10 @@ from zoo.nets.lapgan import (
 from zoo.pyramid import gaussian_pyramid, upsample
 from zoo.seeding import iteration_seed
 
+#: eyescream's D criterion: BCE averaged over 64 real and 64 fake images (train/conditional_adversarial.lua), half
+#: the zoo objective's mean over the reals plus its mean over the fakes
+D_LOSS_WEIGHT = 0.5
+
 
 class LAPGAN(GANModule):
     """Denton 2015: a Laplacian pyramid of conditional GANs. The coarsest level is a class-conditional GAN on the
@@ -44,10 +48,14 @@ class LAPGAN(GANModule):
     eyescream (train_cifar_coarse_to_fine_classcond.lua and train/double_conditional_adversarial.lua): binary
     cross-entropy with the non-saturating G loss, one D step per G step, batch 128, plain SGD at lr 0.02 whose
     momentum starts at 0 and grows by 0.0008 per epoch up to 0.7 while the lr is divided by 1.00004 per epoch.
-    Differences: eyescream's D sees half a batch of real and half of fake images, the zoo's a whole batch of each
-    (the loss averages each half, so it is twice the script's); the fakes are conditioned on the same real batch's
-    (class, coarse image) pairs where eyescream draws other real examples; eyescream standardises CIFAR per
-    channel where the zoo's images are in [-1, 1], and the assembled sample is clamped to [-1, 1].
+    Torch7's ``optim.sgd`` damps the momentum by default (torch/optim sgd.lua: ``dampening or mom``, so the
+    buffer is v = m v + (1 - m) g), which the zoo sets on PyTorch's SGD. eyescream's D loss is one BCE averaged
+    over a batch of half real and half fake images, i.e. half the mean over the reals plus half the mean over the
+    fakes (``D_LOSS_WEIGHT``); the zoo's D sees a whole batch of each. Other differences: the fakes are
+    conditioned on the same real batch's (class, coarse image) pairs where eyescream draws other real examples;
+    eyescream standardises CIFAR per channel where the zoo's images are in [-1, 1], the assembled sample is
+    clamped to [-1, 1], and the coarsest level's lr is divided by 1.00004 per epoch like the finer ones' where
+    train_cifar_classcond.lua divides by 1.000004.
     """
 
     conditional = True
@@ -154,7 +162,7 @@ class LAPGAN(GANModule):
         for d_net, target, fake, condition in zip(self.discriminator.levels, targets, fakes, conditions):
             fake_out = d_net(fake, labels, condition)
             if player == "d":
-                losses.append(self.objective.d_loss(d_net(target, labels, condition), fake_out))
+                losses.append(D_LOSS_WEIGHT * self.objective.d_loss(d_net(target, labels, condition), fake_out))
             else:
                 losses.append(self.objective.g_loss(fake_out))
         return losses
@@ -198,7 +206,8 @@ class LAPGAN(GANModule):
 
     def start_iteration(self):
         """The shared start, then eyescream's per-epoch SGD schedule: in epoch e the momentum is m0 + 0.0008 e (at
-        most 0.7) and each learning rate lr / 1.00004^e (at least 1e-6), times ``lr_decay_kimg``'s factor if set."""
+        most 0.7), damped as Torch7's optim.sgd damps it (dampening = momentum), and each learning rate
+        lr / 1.00004^e (at least 1e-6), times ``lr_decay_kimg``'s factor if set."""
         d_opt, g_opt = super().start_iteration()
         h, epoch = self.hparams, self.trainer.current_epoch
         momentum = min(h.momentum + h.momentum_increment * epoch, h.momentum_max)
@@ -207,5 +216,5 @@ class LAPGAN(GANModule):
             for group in opt.param_groups:
                 group["lr"] = max(lr / h.lr_epoch_divisor**epoch, 1e-6) * (1.0 if factor is None else factor)
                 if h.optimizer == "sgd":
-                    group["momentum"] = momentum
+                    group["momentum"] = group["dampening"] = momentum
         return d_opt, g_opt

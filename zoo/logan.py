@@ -7,12 +7,27 @@ natural gradient step on z, dz = alpha g / (beta + ||g||^2) (the empirical Fishe
 beta I, inverted in closed form), on a random ``lo_fraction`` of z's elements, clip z' = [z + dz] to [-1, 1],
 and compute both players' losses on G(z'). g is taken with ``create_graph``, so dz stays a function of G's and
 D's parameters and both updates back-propagate through it: the second-order terms the paper analyses are the
-method. The regulariser R_z = w_r ||dz||^2 (the paper's Eq. 17) is added to both losses. Defaults are the
-paper's BigGAN-deep setting: alpha 0.9, beta 5, 50% of z optimised, w_r 300, quoted from its ImageNet section.
+method. The regulariser R_z = w_r ||dz||^2 is added to both losses.
 
-Sources: the PDF was not readable offline; the step, its defaults and the U(-1, 1) prior are from the paper's
-text as quoted by secondary pages (a blog post quoting the ImageNet section; paperswithcode's method summary:
-F' = g g^T + beta I; a summary stating that the regulariser enters both losses). Reading choices the quoted text
+Where each constant comes from (checked again for issue 22; the PDF and its appendix table could not be read
+offline: the stored copies of the paper's pages, arxiv-vanity and deepai, return only the abstract and the
+introduction, so no value below is confirmed against Algorithm 1, Eq. 5-9 or the BigGAN-deep hyperparameter
+table itself; [Q] is the paper's text as quoted by a secondary page, [V] what a public implementation does):
+
+- the step dz = alpha g / (beta + ||g||^2): natural gradient with the empirical Fisher F' = g g^T + beta I
+  ("Tikhonov damping"), [Q] paperswithcode's LOGAN method summary (mirrored at vietanh.dev/glossary/logan),
+  inverted in closed form by the Sherman-Morrison identity; the same form is StudioGAN's ``latent_optimise``
+  (POSTECH-CVLab/PyTorch-StudioGAN src/utils/losses.py) [V];
+- z ~ U(-1, 1) "to be consistent with the clipping", z' = [z + dz] clipped to [-1, 1], and the BigGAN-deep
+  changes (z of 256, leaky ReLU 0.2): [Q] the same method summary;
+- alpha 0.9: [Q] the ImageNet section as quoted in the project's research brief (and its SN-GAN section's "the
+  same large step size alpha = 0.9"); StudioGAN's CIFAR-10 LOGAN config also has lo_alpha 0.9 [V];
+- beta 5, 50% of z optimised, w_r 300: [Q] the ImageNet section as quoted in the research brief only.
+  StudioGAN's CIFAR-10 config differs (lo_beta 0.1, lo_rate 0.8 drawn per sample, lo_lambda 0.1) and its
+  README says it did not reproduce LOGAN, so it is no evidence against the paper's values;
+- the regulariser in both players' losses: [Q] emergentmind's LOGAN summary ("added to both losses").
+
+No source found disagrees with the defaults, so they are unchanged. Reading choices the quoted text
 does not settle: the mask is drawn per sample (each row optimises exactly round(fraction x dims) elements) and
 restricts g before the step, so ||g||^2 runs over the optimised elements (the natural gradient in that subspace);
 D and G are updated simultaneously from one computation of both losses (Algorithm 1 updates theta_D and theta_G
