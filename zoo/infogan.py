@@ -69,6 +69,10 @@ class InfoGAN(GANModule):
     Code names (``code_names``, ``sample --vary_code``): ``categorical`` when there is one categorical code,
     ``cat1``, ``cat2`` ... when there are several, then ``c1``, ``c2`` ... for the continuous codes.
 
+    Differences from the authors' code (openai/InfoGAN infogan_trainer.py): G's update scores the fakes D was just
+    updated on (the zoo's shared loop), where the code's separate session runs draw a fresh z for it; the MNIST
+    nets' LeakyReLU slope is the paper's 0.1, not the code's 0.01 (zoo/nets/infogan.py).
+
     Not class-conditional: ``num_classes`` is None and ``sample_latent`` draws the codes, so every sampler of the
     zoo works unchanged; ``zoo.infogan_sampling.vary_code`` sweeps one code with the rest fixed.
     """
