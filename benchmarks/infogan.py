@@ -2,9 +2,9 @@
 continuous codes control rotation and width?
 
 Each seed trains the zoo's ``infogan`` on MNIST at 28 px with App. C.1's codes and settings (its defaults: one
-10-way categorical code, two continuous codes U(-1, 1), 62 noise dims, Table 1's nets at width ``--width``,
-Adam 2e-4 for D / 1e-3 for G) for ``--iterations`` iterations of batch ``--batch_size`` (the authors' launcher:
-5,000 x 128), then measures:
+10-way categorical code, two continuous codes U(-1, 1) with Q's fixed unit variance, 62 noise dims U(-1, 1),
+Table 1's nets at width ``--width``, lambda 1, Adam 2e-4 for D / 1e-3 for G, beta1 0.5) for ``--iterations``
+iterations of batch ``--batch_size`` (the authors' launcher: 5,000 x 128, width 64), then measures:
 
 - clustering accuracy of the categorical code: Q's most likely category for each of the 10,000 MNIST test digits,
   against the true digit, under the best one-to-one mapping of the 10 categories to the 10 digits (the Hungarian
@@ -17,7 +17,7 @@ Adam 2e-4 for D / 1e-3 for G) for ``--iterations`` iterations of batch ``--batch
   to), columns the code from -2 to 2 with the noise and the other code fixed (Fig. 2 c-d), written to
   ``--out_dir`` and linked from the RESULTS.md block.
 
-    python benchmarks/quality.py infogan --root ../shared/data --iterations 600 --width 32 --record
+    python benchmarks/quality.py infogan --root ../shared/data --seeds 0 1 --iterations 3000 --width 32 --record
     python benchmarks/infogan.py --root ../shared/data --seeds 0 --iterations 50
 
 ``add_arguments`` and ``main_with`` let ``benchmarks/quality.py infogan`` run it; ``--record`` writes the table into
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default="data", help="folder holding MNIST/raw/ (torchvision's layout)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=600, help="D+G iterations per run (authors: 5,000)")
-    parser.add_argument("--batch_size", type=int, default=64, help="images per iteration (authors: 128)")
+    parser.add_argument("--batch_size", type=int, default=128, help="images per iteration (authors: 128)")
     parser.add_argument("--width", type=int, default=64, help="ngf = ndf (Table 1: 64)")
     parser.add_argument("--samples", type=int, default=2000, help="generated digits for the correlations")
     parser.add_argument("--out_dir", default=str(ROOT / "benchmarks" / "outputs" / "infogan"))
@@ -179,8 +179,9 @@ def table(r: dict, args: argparse.Namespace) -> str:
     spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
     protocol = (
         f"Protocol: infogan with App. C.1's MNIST codes and settings (1 x 10-way categorical, 2 continuous, 62 noise "
-        f"dims; Table 1's nets at width {args.width}; Adam 2e-4 D / 1e-3 G), MNIST at 28 px, batch "
-        f"{args.batch_size}, {args.iterations} iterations per seed (the authors: 5,000 x 128). Clustering accuracy: "
+        f"dims U(-1, 1); Table 1's nets at width {args.width} (the authors': 64); lambda 1; Adam 2e-4 D / 1e-3 G), "
+        f"MNIST at 28 px, batch {args.batch_size}, {args.iterations} iterations per seed (the authors: 5,000 x 128), "
+        "one thread. Clustering accuracy: "
         "Q's most likely category on the 10,000 test digits vs the true digit, best one-to-one mapping by the "
         "Hungarian method; paper: about 95% (5% error, Sec. 7.1). Correlations: Pearson r of each continuous code "
         f"with the slant, stroke thickness and ink-box width (datamodules/digit_attributes.py) of {args.samples} "
@@ -188,11 +189,11 @@ def table(r: dict, args: argparse.Namespace) -> str:
     )
     header = ["| seed | clustering accuracy % | " + " | ".join(
         f"r(c{j}, {a})" for j in (1, 2) for a in ATTRIBUTES
-    ) + " | train min |", "|---" * 9 + "|"]  # fmt: skip
+    ) + " | train min | s / iteration |", "|---" * 10 + "|"]  # fmt: skip
     rows = [
         f"| {x['seed']} | {100 * x['accuracy']:.1f} | "
         + " | ".join(f"{v:+.2f}" for code in x["correlations"] for v in code)
-        + f" | {x['train_s'] / 60:.1f} |"
+        + f" | {x['train_s'] / 60:.1f} | {x['train_s'] / x['iterations']:.2f} |"
         for x in runs
     ]
     summary = f"Clustering accuracy over seeds: {100 * statistics.mean(accuracies):.1f}% +- {100 * spread:.1f}."

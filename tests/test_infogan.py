@@ -175,3 +175,31 @@ def test_celeba_networks_with_several_codes_train_and_sweep_through_the_cli(tmp_
     picture = Image.open(tmp_path / "code-cat2.png")
     assert picture.size == grid_size(2, 4, px=16)  # cat2's 4 categories per row
     assert np.array_equal(np.asarray(picture), png_pixels(vary_code(loaded, "cat2", rows=2, seed=1), 4))
+
+
+def test_noise_is_uniform_as_the_authors_code_and_normal_on_request():
+    """openai/InfoGAN run_mnist_exp.py: Uniform(62), drawn from U(-1, 1) (distributions.py Uniform.sample_prior)."""
+    uniform = tiny().sample_latent(4000, generator=seeded(0))[:, :8]
+    assert uniform.abs().max() <= 1 and abs(uniform.mean()) < 0.02 and abs(uniform.var() - 1 / 3) < 0.01
+    normal = tiny(noise="normal").sample_latent(4000, generator=seeded(0))[:, :8]
+    assert abs(normal.var() - 1) < 0.05 and normal.abs().max() > 3
+    with pytest.raises(ZooError, match="--model.noise normal only"):
+        tiny().sample_latent(4, generator=seeded(0), truncation=0.5)
+    with pytest.raises(ZooError, match="unknown infogan noise"):
+        tiny(noise="gamma")
+
+
+def test_mnist_nets_work_on_pixels_in_zero_one_at_their_edges():
+    """The authors' G ends in sigmoid (MeanBernoulli's mean) and D reads [0, 1] pixels: the zoo's [-1, 1] images
+    are mapped at the edges, 2 sigmoid(a) - 1 out of G and (x + 1) / 2 into D."""
+    model = tiny(resolution=28)
+    assert isinstance(model.generator.net[-1], nn.Sigmoid)
+    z = model.sample_latent(3, generator=seeded(1))
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model.generator(z), model.generator.net(z) * 2 - 1)
+        x = torch.rand(3, 1, 28, 28) * 2 - 1
+        h = model.discriminator.trunk((x + 1) / 2)
+        source, q = model.discriminator(x)
+        torch.testing.assert_close(source, model.discriminator.source(h).squeeze(1))
+        torch.testing.assert_close(q, model.discriminator.head(h))

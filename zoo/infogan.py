@@ -22,6 +22,7 @@ from zoo.nets.infogan import (
 from zoo.nn import dcgan_init
 
 ARCHITECTURES = ("auto", "mnist", "celeba", "dcgan")
+NOISES = ("uniform", "normal")
 
 
 def categorical_codes(categorical_dim: int | None, categorical_dims: list[int] | None) -> list[int]:
@@ -55,7 +56,9 @@ class InfoGAN(GANModule):
     App. C: MNIST (C.1) one 10-way categorical code, two continuous codes and 62 noise dims (latent 74, the
     defaults); SVHN (C.2) four 10-way categorical codes, four continuous codes and 124 noise dims (168); CelebA
     (C.3) ten 10-way categorical codes and 128 noise dims (228, configs/infogan/celeba.yaml). App. C's defaults:
-    lambda 1, Adam lr 2e-4 for D and 1e-3 for G; the noise is N(0, I).
+    lambda 1, Adam lr 2e-4 for D and 1e-3 for G. The noise is U(-1, 1) as the codes (``noise: uniform``, the
+    authors' ``Uniform(62)`` in run_mnist_exp.py, distributions.py ``Uniform.sample_prior``); ``noise: normal``
+    draws N(0, I), the zoo's usual latent (an option, not the authors').
 
     Networks (``architecture``): ``auto`` (default) picks Table 1's MNIST nets for one-channel images (``mnist``,
     zoo/nets/infogan.py: G 6,652,481 / D with Q 6,692,173 parameters at 28 px, as openai/InfoGAN builds them),
@@ -65,6 +68,10 @@ class InfoGAN(GANModule):
 
     Code names (``code_names``, ``sample --vary_code``): ``categorical`` when there is one categorical code,
     ``cat1``, ``cat2`` ... when there are several, then ``c1``, ``c2`` ... for the continuous codes.
+
+    Differences from the authors' code (openai/InfoGAN infogan_trainer.py): G's update scores the fakes D was just
+    updated on (the zoo's shared loop), where the code's separate session runs draw a fresh z for it; the MNIST
+    nets' LeakyReLU slope is the paper's 0.1, not the code's 0.01 (zoo/nets/infogan.py).
 
     Not class-conditional: ``num_classes`` is None and ``sample_latent`` draws the codes, so every sampler of the
     zoo works unchanged; ``zoo.infogan_sampling.vary_code`` sweeps one code with the rest fixed.
@@ -78,6 +85,7 @@ class InfoGAN(GANModule):
         ngf: int = 64,
         ndf: int = 64,
         noise_dim: int = 62,
+        noise: str = "uniform",
         categorical_dim: int | None = None,
         categorical_dims: list[int] | None = None,
         continuous_dim: int = 2,
@@ -99,6 +107,7 @@ class InfoGAN(GANModule):
                 FC 2 x 2 x 7 x 64, upconvs 4, 2, 1 x 64).
             ndf: discriminator width (64 in Table 1: conv 64 and 128, FC 1024; in Table 3: conv 64, 128, 256).
             noise_dim: dims of the incompressible noise z.
+            noise: the noise's distribution: uniform, U(-1, 1) (the authors' code), or normal, N(0, I).
             categorical_dim: categories of a single categorical code (0: none); the one-code shorthand of
                 ``categorical_dims``.
             categorical_dims: categories of each categorical code, e.g. [10] * 10 for CelebA ([]: none).
@@ -109,6 +118,8 @@ class InfoGAN(GANModule):
             learn_std: Q predicts each continuous code's log-std; false: std fixed at 1.
             q_hidden: units of Q's hidden layer.
         """
+        if noise not in NOISES:
+            raise ZooError(f"unknown infogan noise '{noise}'; choose one of: {', '.join(NOISES)}")
         # new names: save_hyperparameters reads the arguments' local variables, which must keep what was passed
         codes = categorical_codes(categorical_dim, categorical_dims)
         one_hot = sum(codes)
@@ -183,12 +194,17 @@ class InfoGAN(GANModule):
     def sample_latent(
         self, n: int, generator: torch.Generator | None = None, truncation: float | None = None
     ) -> Tensor:
-        """[noise | one-hot of each categorical code | continuous codes]; ``truncation`` applies to the noise only.
-        The continuous codes are drawn first, then the categorical codes in order. A draw from the training stream
-        (no ``generator``) is the iteration's fake batch: its codes are kept for the losses."""
-        noise = super().sample_latent(n, generator, truncation)[:, : self.noise_dim]
+        """[noise | one-hot of each categorical code | continuous codes]; ``truncation`` applies to normal noise
+        only. The noise is drawn first, then the continuous codes, then the categorical codes in order. A draw from
+        the training stream (no ``generator``) is the iteration's fake batch: its codes are kept for the losses."""
         rng = generator if generator is not None else self._latent_rng
         device = rng.device if rng is not None else self.device
+        if self.hparams.noise == "normal":
+            noise = super().sample_latent(n, generator, truncation)[:, : self.noise_dim]
+        elif truncation is not None:
+            raise ZooError("infogan's noise is U(-1, 1): truncation applies to --model.noise normal only")
+        else:
+            noise = (torch.rand(n, self.noise_dim, generator=rng, device=device) * 2 - 1).to(self.device)
         continuous = torch.rand(n, self.continuous_dim, generator=rng, device=device) * 2 - 1
         codes = []
         for k in self.categorical_dims:

@@ -86,8 +86,8 @@ def classifier_adversarial_loss(classified: Tensor, confidence: Tensor, alpha: f
 
 @torch.no_grad()
 def update_average(average: nn.Module, net: nn.Module, rate: float) -> None:
-    """a <- a + rate (p - a) for every floating parameter and buffer (BN statistics included), the script's
-    cla_avg_updates over lasagne's get_all_params."""
+    """a <- a + rate (p - a) for every floating parameter and buffer (BN's running mean and inverse std included),
+    the script's cla_avg_updates over lasagne's get_all_params (which lists the BN statistics too)."""
     pairs = [
         (a, p)
         for a, p in zip([*average.parameters(), *average.buffers()], [*net.parameters(), *net.buffers()], strict=True)
@@ -117,7 +117,9 @@ class TripleGAN(GANModule):
     Semi-supervised: the data is a few labelled and many unlabelled images (``--data.labelled 100``,
     datamodules/semi_supervised.py), and C is the model that is evaluated: the test error of an exponential moving
     average of its weights (the script's cla_param_avg: a <- a + 0.01 (p - a) after every C update, starting from
-    zeros as it does; BN statistics included), logged as ``triplegan/test_error`` at every epoch's end when the
+    zeros as it does, without bias correction; BN statistics included: lasagne's running mean and inverse std,
+    zoo/nets/triplegan.py ``LasagneBatchNorm``, so a few hundred C updates are needed before the zeros have
+    decayed, 0.99^460 < 1%), logged as ``triplegan/test_error`` at every epoch's end when the
     datamodule has a test split (``evaluation_split``).
 
     One iteration, as the script's loop: a D update, a G update, a C update, each on fresh draws of C's dropout,
@@ -152,8 +154,7 @@ class TripleGAN(GANModule):
 
     Differences from the script: the script builds separate Adam states for C's loss before and after R_P starts
     (its moments restart at epoch 300; here one Adam continues); its D draws its 400 unlabelled images from a second
-    permutation (here the rest of the same batch, disjoint from C's 100); its running BN statistics are updated
-    with lasagne's biased-variance inverse std (here PyTorch's running variance).
+    permutation (here the rest of the same batch, disjoint from C's 100).
     """
 
     conditional = True

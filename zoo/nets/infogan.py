@@ -7,9 +7,11 @@ Generator: FC 1024, BatchNorm, ReLU; FC (R/4 x R/4 x 128), BatchNorm, ReLU; 4x4 
 ReLU; 4x4 upconv to the image, stride 2. Every layer has a bias; weights from N(0, 0.02), BatchNorm scales from
 N(1, 0.02).
 
-The LeakyReLU slope is the paper's 0.1 (App. C; the code's leaky_rectify defaults to 0.01). The output is tanh for
-the zoo's [-1, 1] pixels where the code samples a Bernoulli of sigmoid(output). Widths scale with ``width`` (64
-in the paper: the conv layers have width and 2 x width channels, the FC layer 16 x width units); any resolution
+The LeakyReLU slope is the paper's 0.1 (App. C; the code's leaky_rectify defaults to 0.01). As the code, the nets
+work on pixels in [0, 1]: G ends in a sigmoid (the mean of its ``MeanBernoulli`` output distribution, which is what
+``sample`` returns) and D reads [0, 1] pixels; both convert at their edges from and to the zoo's [-1, 1] images (x
+-> (x + 1) / 2 into D, p -> 2 p - 1 out of G), so every layer sees the authors' values. Widths scale with ``width``
+(64 in the paper: the conv layers have width and 2 x width channels, the FC layer 16 x width units); any resolution
 divisible by 4 works (28 for MNIST).
 
 The CelebA networks (App. C.3, Table 3; App. C.2's Table 2 lists the same layers for SVHN), 32 px colour images:
@@ -50,12 +52,12 @@ class InfoGANGenerator(nn.Module):
             nn.Linear(hidden, maps), nn.BatchNorm1d(maps), nn.ReLU(inplace=True),
             nn.Unflatten(1, self.shape),
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh(),
+            nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Sigmoid(),
         )  # fmt: skip
         dcgan_init(self)
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z.flatten(1))
+        return self.net(z.flatten(1)) * 2 - 1
 
 
 class InfoGANDiscriminator(nn.Module):
@@ -76,7 +78,7 @@ class InfoGANDiscriminator(nn.Module):
         dcgan_init(self)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.trunk(x)
+        h = self.trunk((x + 1) / 2)
         return self.source(h).squeeze(1), self.head(h)
 
 

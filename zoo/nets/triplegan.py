@@ -20,6 +20,33 @@ CLASSIFIER_LAYERS = ((5, "valid", True), (3, "same", False), (3, "valid", True),
 BN_EPS, BN_MOMENTUM = 1e-4, 0.1
 
 
+class LasagneBatchNorm(nn.Module):
+    """Batch normalization as lasagne's BatchNormLayer keeps it (the reference's ``batch_norm``): scale ``weight``
+    (gamma, init 1) and shift ``bias`` (beta, init 0); while training, the batch's mean and biased variance
+    normalize, and running averages of the mean and of the INVERSE STANDARD DEVIATION 1 / sqrt(var + eps) move
+    by ``alpha`` towards the batch's (init 0 and 1); in eval mode, the running ``mean`` and ``inv_std`` normalize.
+    That these buffers are the mean and the inverse std (not PyTorch's running variance) matters to Triple-GAN's
+    weight average of C, which averages them as it averages the weights (zoo/triplegan.py ``update_average``)."""
+
+    def __init__(self, num_features: int, eps: float = BN_EPS, alpha: float = BN_MOMENTUM):
+        super().__init__()
+        self.eps, self.alpha = eps, alpha
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("mean", torch.zeros(num_features))
+        self.register_buffer("inv_std", torch.ones(num_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            with torch.no_grad():
+                var, mean = torch.var_mean(x.detach(), dim=[d for d in range(x.dim()) if d != 1], correction=0)
+                self.mean.lerp_(mean, self.alpha)
+                self.inv_std.lerp_(torch.rsqrt(var + self.eps), self.alpha)
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        running_var = self.inv_std.reciprocal().square() - self.eps
+        return F.batch_norm(x, self.mean, running_var, self.weight, self.bias, False, 0.0, self.eps)
+
+
 def to_pixels(x: Tensor) -> Tensor:
     """Zoo images in [-1, 1] -> the reference's pixel values in [0, 1], flattened to (N, C*H*W)."""
     return (x.flatten(1) + 1) / 2
@@ -31,11 +58,12 @@ def with_label(h: Tensor, one_hot: Tensor) -> Tensor:
 
 
 class TripleGANClassifier(nn.Module):
-    """C, p_c(y | x): five conv layers with BN and ReLU (5x5 valid 32, max-pool 2, dropout 0.5; 3x3 same 64; 3x3 valid
-    64, max-pool 2, dropout 0.5; 3x3 same 128; 3x3 same 128), global average pooling and a dense softmax layer
-    (cla-1 ... cla-6 of the MNIST script). Convolutions have no bias (lasagne's batch_norm removes it; BN's beta is
-    the bias) and N(0, 0.05) weights, the dense layer N(0, 0.01) weights: 279,402 parameters for MNIST.
-    ``forward`` returns logits; the reference's softmax is applied by the losses."""
+    """C, p_c(y | x): five conv layers with BN and ReLU (5x5 valid 32, max-pool 2, dropout 0.5; 3x3 same 64; 3x3
+    valid 64, max-pool 2, dropout 0.5; 3x3 same 128; 3x3 same 128), global average pooling and a dense softmax layer
+    (cla-1 ... cla-6 of the MNIST script); BN as lasagne's (``LasagneBatchNorm``). Convolutions have no bias
+    (lasagne's batch_norm removes it; BN's beta is the bias) and N(0, 0.05) weights, the dense layer N(0, 0.01)
+    weights: 279,402 parameters for MNIST. ``forward`` returns logits; the reference's softmax is applied by the
+    losses."""
 
     def __init__(self, channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (32, 64, 64, 128, 128)):
         super().__init__()
@@ -46,7 +74,7 @@ class TripleGANClassifier(nn.Module):
         for width, (kernel, padding, pool) in zip(widths, CLASSIFIER_LAYERS):
             layers += [
                 nn.Conv2d(in_channels, width, kernel, padding=padding, bias=False),
-                nn.BatchNorm2d(width, eps=BN_EPS, momentum=BN_MOMENTUM),
+                LasagneBatchNorm(width),
                 nn.ReLU(),
             ]
             if pool:
