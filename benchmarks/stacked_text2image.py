@@ -9,7 +9,8 @@ diversity for one caption and accuracy with and without CA). Any row of text2ima
 trains it (``stackgan2``: 8/16/32 px jointly, G EMA).
 Every row is then scored on text2image's evaluation set of test images (``EvaluationSet``, ``score_entry``), and
 the samples of every stage, drawn from the same latents and texts, are scored for digit and attributes
-(``attribute_scores``); for three or more scales, scale consistency: mean |downsample(x_{k+1}) - x_k| between
+(``attribute_scores``), with the digit each stage keeps from the stage below (``digit_kept``, against what
+independent stages would share); for three or more scales, scale consistency: mean |downsample(x_{k+1}) - x_k| between
 adjacent scales, pixels in [-1, 1].
 
     python benchmarks/quality.py stacked_text2image --root ../shared/data --out data/captioned_mnist \
@@ -37,11 +38,13 @@ from benchmarks import text2image
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
 
-#: configs/stackgan/captioned_mnist.yaml's widths and D conditioning (the TF original's: D reads the caption
-#: embedding; under the PyTorch port's mu the KL term leaves D no text on captioned MNIST,
-#: benchmarks/stackgan_conditioning.py); stage I at 16 px, stage II at 32 px
+#: configs/stackgan/captioned_mnist.yaml's widths, D conditioning and conditioning augmentation, the TF original's:
+#: D reads the caption embedding (under the PyTorch port's mu the KL term leaves D no text on captioned MNIST,
+#: benchmarks/stackgan_conditioning.py) and the CA's activation is leaky (the port's ReLU lets the KL term zero
+#: every unit of mu and log sigma^2); stage I at 16 px, stage II at 32 px
 STACKGAN_MNIST = {
-    "ngf": 16, "ndf": 16, "condition_dim": 16, "latent_dim": 32, "residual_blocks": 2, "d_condition": "text"
+    "ngf": 16, "ndf": 16, "condition_dim": 16, "latent_dim": 32, "residual_blocks": 2, "d_condition": "text",
+    "ca_activation": "leaky_relu",
 }  # fmt: skip
 STAGE_ONE_RESOLUTION = 16
 #: stackgan rows: name -> arguments over STACKGAN_MNIST (no_ca: the paper's ablation, Sec. 5.2 Table 3)
@@ -56,9 +59,19 @@ def scale_consistency(stages: list[torch.Tensor]) -> list[float]:
     ]
 
 
+def digit_kept(low: torch.Tensor, high: torch.Tensor) -> tuple[float, float]:
+    """(kept, independent) for the digits the classifier reads on two stages of the same samples: the fraction
+    whose digit the higher stage keeps, and the fraction two independent stages with these digit frequencies would
+    share, sum_d p_low(d) p_high(d): a stage that ignores what the stage below drew keeps about that many."""
+    kept = float((low == high).double().mean())
+    frequencies = [torch.bincount(x, minlength=10).double() / len(x) for x in (low, high)]
+    return kept, float(frequencies[0] @ frequencies[1])
+
+
 def stage_scores(model, evaluation, classifier, args) -> dict:
-    """Digit and attribute accuracies of every stage, and scale consistency, for samples drawn from the latents and
-    texts text2image.score_entry draws (its last stage is what score_entry scored)."""
+    """Digit and attribute accuracies of every stage, the digit each stage keeps from the one below
+    (``digit_kept``), and scale consistency, for samples drawn from the latents and texts text2image.score_entry
+    draws (its last stage is what score_entry scored)."""
     from zoo.text_to_image import choose_text
 
     text = choose_text(evaluation.embeddings, model.num_captions, torch.Generator().manual_seed(args.seed + 1))
@@ -71,7 +84,12 @@ def stage_scores(model, evaluation, classifier, args) -> dict:
         {"px": x.shape[-1], **text2image.attribute_scores(x, evaluation.targets, evaluation.held, classifier)}
         for x in stages
     ]
-    return {"stages": scores, "scale_consistency": scale_consistency(stages) if len(stages) > 2 else None}
+    digits = [classifier.predict(x) for x in stages]
+    return {
+        "stages": scores,
+        "digit_kept": [digit_kept(low, high) for low, high in itertools.pairwise(digits)],
+        "scale_consistency": scale_consistency(stages) if len(stages) > 2 else None,
+    }
 
 
 def train_stackgan(train_data, args, folder: Path, row: str = "stackgan"):
@@ -154,8 +172,8 @@ def table(r: dict, args: argparse.Namespace) -> str:
         "without conditioning augmentation (c = mu, no KL; the paper's Table 3 ablation); stackgan2 rows: "
         f"text2image's (8/16/32 px jointly, {text2image.STACKGAN2_MNIST}, G EMA 0.999 sampled, "
         "stackgan2_no_ema the raw G; stackgan2_ms with MSGAN's term). Every stage's samples come from the same "
-        "latents and texts; scale consistency: mean "
-        "|downsample(x_k+1) - x_k| between adjacent scales."
+        "latents and texts; digit kept: the share of samples whose classified digit a stage keeps from the stage "
+        "below; scale consistency: mean |downsample(x_k+1) - x_k| between adjacent scales."
     )
 
     def pair(s, name):
@@ -176,6 +194,10 @@ def table(r: dict, args: argparse.Namespace) -> str:
         notes.append(
             f"- {name}: {e['generator_steps']} G steps (last stage), {e['train_s'] / 60:.1f} min training; "
             f"matching-aware D AUC {e['auc']:.3f}; diversity {e['diversity']:.2f}"
+            + "; digit kept from the stage below "
+            + ", ".join(
+                f"{100 * kept:.1f}% (independent stages: {100 * chance:.1f}%)" for kept, chance in e["digit_kept"]
+            )
             + (f"; scale consistency {', '.join(f'{v:.3f}' for v in consistency)}" if consistency else "")
         )
     timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."

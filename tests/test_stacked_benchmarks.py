@@ -58,5 +58,14 @@ def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
     assert stackgan["generator_steps"] == stackgan2["generator_steps"] == 2
     # the last stage is what text2image.score_entry scored: the same latents and texts
     assert stackgan2["stages"][-1]["digit_seen"] == stackgan2["digit_seen"]
+    kept, independent = stackgan["digit_kept"][0]
+    assert 0 <= kept <= 1 and 0 <= independent <= 1 and len(stackgan2["digit_kept"]) == 2
     text = stacked_text2image.table(result, args)
+    assert f"digit kept from the stage below {100 * kept:.1f}% (independent stages: {100 * independent:.1f}%)" in text
     assert "| stackgan | 2 | 32 |" in text and "| stackgan2_ms | 3 | 32 |" in text and "scale consistency" in text
+
+
+def test_digit_kept_by_hand():
+    low, high = torch.tensor([1, 1, 2, 3]), torch.tensor([1, 2, 2, 1])
+    # kept: positions 0 and 2; independent: p_low = (1: 1/2, 2: 1/4, 3: 1/4), p_high = (1: 1/2, 2: 1/2)
+    assert stacked_text2image.digit_kept(low, high) == (0.5, 0.5 * 0.5 + 0.25 * 0.5)
