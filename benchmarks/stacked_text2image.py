@@ -40,8 +40,9 @@ from benchmarks.stacked_mnist import machine
 
 #: configs/stackgan/captioned_mnist.yaml's widths, D conditioning and conditioning augmentation, the TF original's:
 #: D reads the caption embedding (under the PyTorch port's mu the KL term leaves D no text on captioned MNIST,
-#: benchmarks/stackgan_conditioning.py) and the CA's activation is leaky (the port's ReLU lets the KL term zero
-#: every unit of mu and log sigma^2); stage I at 16 px, stage II at 32 px
+#: benchmarks/stackgan_conditioning.py) and the CA's activation is leaky (under the port's ReLU half of mu's
+#: dimensions are 0 for every caption after 300 steps, stackgan_conditioning's d_reads_text row); stage I at 16 px,
+#: stage II at 32 px
 STACKGAN_MNIST = {
     "ngf": 16, "ndf": 16, "condition_dim": 16, "latent_dim": 32, "residual_blocks": 2, "d_condition": "text",
     "ca_activation": "leaky_relu",
