@@ -79,7 +79,8 @@ class StackGAN(StagedImages, TextToImageGAN):
     KL weight 2.0 in every released config). D is conditioned on G's mu, detached (the port's trainer), or with
     ``d_condition text`` on the caption embedding through its own FC + leaky ReLU (the TF original's D): on
     captioned MNIST the KL term shrinks mu until the port's D sees no text (D AUC 0.500,
-    benchmarks/stackgan_conditioning.py), and the captioned-MNIST recipe uses the TF original's.
+    benchmarks/stackgan_conditioning.py), and the captioned-MNIST recipe uses the TF original's, with its leaky
+    conditioning augmentation (``ca_activation leaky_relu``).
 
     ``stage 2`` (STAGE2_G/STAGE2_D): G takes the frozen stage-I generator of ``stage1_ckpt`` (a zoo checkpoint of
     this entry at stage 1), ``residual_blocks`` residual blocks, 4x the stage-I size; D has the port's conditional
