@@ -1,7 +1,8 @@
 """LOGAN's latent optimisation (zoo/logan.py; Wu et al. 2019): the paper's Sec. 5.2 constants as defaults, the
 natural-gradient step against its formula where the gradient is known in closed form and against the damped
 empirical Fisher solved directly, the clipping and the per-sample mask, the second-order terms (gradients through
-dz), the regulariser's value in both losses, the uniform prior, and a CLI fit of biggan."""
+dz), the regulariser's value in both losses, the uniform prior, LOGAN's BigGAN-deep changes (z 256, leaky ReLU
+0.2), and a CLI fit of biggan."""
 
 from __future__ import annotations
 
@@ -133,10 +134,37 @@ def test_training_step_adds_the_regulariser_to_both_losses(monkeypatch):
     assert any(k.startswith("generator.") for k in changed) and any(k.startswith("discriminator.") for k in changed)
 
 
+def activations(net: nn.Module) -> set:
+    """(kind, negative slope) of every ReLU / LeakyReLU in ``net``."""
+    kinds = (nn.ReLU, nn.LeakyReLU)
+    return {(type(m).__name__, getattr(m, "negative_slope", None)) for m in net.modules() if isinstance(m, kinds)}
+
+
+TINY_DEEP = {"num_classes": 3, "resolution": 32, "channels": 1, "g_width": 2, "d_width": 2, "shared_dim": 4}
+
+
 def test_paper_architecture_gives_logans_changes_only_with_latent_optimisation_and_only_where_not_given():
     assert paper_architecture(True, None, None, own_latent_dim=128) == (256, 0.2)
     assert paper_architecture(False, None, None, own_latent_dim=128) == (128, None)
     assert paper_architecture(True, 16, 0.0, own_latent_dim=128) == (16, 0.0)
+
+
+def test_biggan_deep_with_latent_optimisation_is_logans_biggan_deep():
+    torch.manual_seed(0)
+    build = get_model("biggan_deep")
+    logan = build(**TINY_DEEP, attention=False, latent_optimisation=True)
+    # Sec. 5.2: z of 256, leaky ReLU 0.2 in G and D, U(-1, 1) z; the resolved values are the saved hyper-parameters
+    assert (logan.latent_dim, logan.hparams.latent_dim, logan.hparams.leaky_relu_slope) == (256, 256, 0.2)
+    assert logan.generator.linear.in_features == 256 + 4  # the whole z and the shared embedding
+    assert activations(logan.generator) == activations(logan.discriminator) == {("LeakyReLU", 0.2)}
+    assert logan.latent_prior == "uniform"
+    chosen = build(**TINY_DEEP, attention=False, latent_optimisation=True, latent_dim=16, leaky_relu_slope=0.0)
+    assert (chosen.latent_dim, activations(chosen.discriminator)) == (16, {("ReLU", None)})
+    # 50% of z's elements: 128 of the 256 move in every sample
+    logan._latent_rng = torch.Generator().manual_seed(0)
+    z = logan.sample_latent(4, torch.Generator().manual_seed(1))
+    _, dz = logan.optimise_latents(z, torch.tensor([0, 1, 2, 0]))
+    assert (dz != 0).sum(dim=1).tolist() == [128] * 4
 
 
 def test_biggan_fits_with_latent_optimisation_from_the_cli(tmp_path):
