@@ -31,8 +31,10 @@ public implementation does.
   summary, mirrored at vietanh.dev/glossary/logan]; dz = alpha F'^-1 g is exactly alpha g / (beta + ||g||^2)
   (Sherman-Morrison; tests/test_logan.py checks it against a linear solve); the same form is StudioGAN's
   ``latent_optimise`` (POSTECH-CVLab/PyTorch-StudioGAN src/utils/losses.py) [V].
-- gradients through dz: [Q] a2c.fyi's Figure 3 caption (the optimised latent's second forward pass gives both
-  players' gradients) and emergentmind's summary (the updates keep the second-order terms through dz).
+- gradients through dz: [Q] a2c.fyi's Figure 3 caption (the improved latent comes from the gradient of the
+  generator loss, which with BigGAN-deep's hinge loss is -f, and its second forward pass gives both players'
+  gradients) and emergentmind's summary (the updates keep the second-order terms through dz). With the zoo's
+  other objectives the step still ascends f = D(G(z)), not that objective's generator loss.
 - R_z = w_r ||dz||^2 in both players' losses: [Q] emergentmind's LOGAN summary ("added to both losses"); the
   text of eq. 17 itself was not read.
 - not found: Sec. 5.1's SN-GAN / CIFAR-10 values beyond alpha 0.9. Sec. 5.2's wording implies lighter damping,
