@@ -24,7 +24,7 @@ The authors' budget at the authors' width, five seeds, on a GPU (without one, ``
 measured, block infogan-mnist-gpu):
 
     python benchmarks/quality.py infogan --root ../shared/data --seeds 0 1 2 3 4 --iterations 5000 --width 64 \\
-        --samples 10000 --device cuda --block infogan-mnist-gpu --record
+        --samples 10000 --out_dir benchmarks/outputs/infogan-gpu --device cuda --block infogan-mnist-gpu --record
 
 ``add_arguments`` and ``main_with`` let ``benchmarks/quality.py infogan`` run it; ``--record`` writes the table into
 benchmarks/RESULTS.md (block ``--block``).
