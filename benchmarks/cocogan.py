@@ -18,6 +18,10 @@ time on the GPU, benchmarks/lapgan.py ``budget_clock``; the entry's defaults: WG
 
     python benchmarks/quality.py cocogan --root ../shared/data --minutes 5 --record
     python benchmarks/quality.py cocogan --root ../shared/data --minutes 12 --block cocogan-mnist-12min --record
+
+On a GPU (``--device cuda``; without one, ``--record`` writes the command as not measured), one GPU-hour at the
+paper's width (block cocogan-mnist-gpu):
+
     python benchmarks/quality.py cocogan --root ../shared/data --minutes 55 --width 64 --eval_samples 10000 \\
         --regressor_steps 2000 --device cuda --block cocogan-mnist-gpu --record
 """

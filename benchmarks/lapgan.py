@@ -13,8 +13,12 @@ the class drawn for), the worst class's accuracy, classes hit and KL(predicted c
 
     python benchmarks/quality.py lapgan --root ../shared/data --minutes 5 --record
     python benchmarks/quality.py lapgan --root ../shared/data --minutes 10 --block lapgan-mnist-10min --record
-    python benchmarks/quality.py lapgan --root ../shared/data --minutes 25 --width 64 --device cuda \\
-        --block lapgan-mnist-gpu --record
+
+On a GPU (``--device cuda``; without one, ``--record`` writes the command as not measured), one GPU-hour: the
+paper's conv width, 25 min of wall time per model (block lapgan-mnist-gpu):
+
+    python benchmarks/quality.py lapgan --root ../shared/data --minutes 25 --width 64 --eval_samples 10000 \\
+        --device cuda --block lapgan-mnist-gpu --record
 """
 
 from __future__ import annotations
