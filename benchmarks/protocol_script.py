@@ -31,15 +31,20 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def option_words(value) -> str | None:
-    """An option's value as command-line words: lists joined, floats as %g, JSON dicts quoted; None: left out."""
-    if value is None or value == {}:
-        return None
+def option_words(name: str, value) -> list[str]:
+    """Option ``--name`` with ``value`` as command-line words: a flag alone when on, lists joined, floats as %g,
+    JSON dicts quoted; nothing for None, an empty dict or a flag that is off."""
+    if value is None or value is False or value == {}:
+        return []
+    if value is True:
+        return [f"--{name}"]
     if isinstance(value, (list, tuple)):
-        return " ".join(map(str, value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return shlex.quote(json.dumps(value) if isinstance(value, dict) else str(value))
+        text = " ".join(map(str, value))
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    else:
+        text = shlex.quote(json.dumps(value) if isinstance(value, dict) else str(value))
+    return [f"--{name}", text]
 
 
 def command_line(module: ModuleType, args: argparse.Namespace) -> str:
@@ -52,9 +57,7 @@ def command_line(module: ModuleType, args: argparse.Namespace) -> str:
     for name in vars(parser.parse_args([])):  # the protocol's options (none is required), in their order
         if name in ("record", "block") or (name == "device" and args.device == "cpu"):
             continue
-        value = option_words(getattr(args, name))
-        if value is not None:
-            words += [f"--{name}", value]
+        words += option_words(name, getattr(args, name))
     return " ".join([*words, "--block", args.block, "--record"])
 
 

@@ -1,7 +1,8 @@
 """benchmarks/protocol_script.py's device gate for the measured protocols (semi_supervised, infogan, lapgan,
 cocogan, logan): ``--device cuda --record`` without a GPU records the exact command as not measured and trains
 nothing, without ``--record`` it stops with one message, and the ready GPU commands in benchmarks/RESULTS.md parse
-with their protocol's options and rebuild themselves word for word (so they never rot)."""
+with their protocol's options and rebuild themselves word for word (so they never rot); semi_supervised's
+``--lr_decay`` (the script's decay, for the full schedule on a GPU) reaches the model."""
 
 import argparse
 import re
@@ -153,3 +154,24 @@ def test_budget_clock_is_cpu_time_on_the_cpu_and_wall_time_on_a_gpu():
 
     assert lapgan.budget_clock("cpu") is time.process_time
     assert lapgan.budget_clock("cuda") is time.perf_counter
+
+
+@pytest.mark.parametrize("flag, start_kimg", [([], None), (["--lr_decay"], 4.0)])
+def test_lr_decay_follows_the_script_per_600_iterations_from_where_r_p_starts(flag, start_kimg, monkeypatch):
+    import zoo.triplegan
+
+    built = {}
+
+    def capture(**kwargs):
+        built.update(kwargs)
+        raise InterruptedError  # nothing to train: the arguments are what is checked
+
+    monkeypatch.setattr(zoo.triplegan, "TripleGAN", capture)
+    args = parse(semi_supervised, ["--pretrain_iterations", "10", "--iterations", "100", "--batch_size", "100", *flag])
+    with pytest.raises(InterruptedError):
+        semi_supervised.train_and_score("triplegan", 0, args)
+    # R_P and the decay from 10 + 0.3 x 100 iterations of 100 unlabelled images; the decay's period 600 iterations
+    assert built["pseudo_label_kimg"] == pytest.approx(4.0)
+    assert built["lr_decay_start_kimg"] == (None if start_kimg is None else pytest.approx(start_kimg))
+    assert built["lr_decay_every_kimg"] == pytest.approx(60.0)
+    assert ("--lr_decay" in protocol_script.command_line(semi_supervised, args)) == bool(flag)
