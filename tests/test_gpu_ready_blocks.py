@@ -175,3 +175,15 @@ def test_lr_decay_follows_the_script_per_600_iterations_from_where_r_p_starts(fl
     assert built["lr_decay_start_kimg"] == (None if start_kimg is None else pytest.approx(start_kimg))
     assert built["lr_decay_every_kimg"] == pytest.approx(60.0)
     assert ("--lr_decay" in protocol_script.command_line(semi_supervised, args)) == bool(flag)
+
+
+def test_quality_py_runs_the_gate_for_its_delegated_protocols(no_gpu, monkeypatch):
+    import sys
+
+    from benchmarks import quality
+
+    monkeypatch.setattr(lapgan, "run", lambda args: pytest.fail("it trained"))
+    argv = ["quality.py", "lapgan", "--root", "data", "--minutes", "2.5", "--width", "64", "--device", "cuda"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--block", "b-gpu", "--record"])
+    quality.main()
+    assert f"{NOT_MEASURED}`{PROTOCOLS['lapgan'][2]}`" in no_gpu.read_text()
