@@ -2,6 +2,7 @@
 exactly or refused with the fix, a newer one is refused. The format-1 files in tests/fixtures/checkpoint_format are
 real checkpoints written by the zoo's code of before each change (its README says how)."""
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from callbacks import load_gan, read_checkpoint
 from tests.helpers import make_trainer, tiny_digits
 from zoo import MODELS, get_model
 from zoo.base import GANModule
-from zoo.checkpoint_format import FORMAT_KEY
+from zoo.checkpoint_format import FORMAT_KEY, CheckpointConverted
 from zoo.errors import ZooError
 from zoo.importers import Imported, to_checkpoint
 from zoo.triplegan import TripleGAN
@@ -24,11 +25,21 @@ FIXTURES = Path(__file__).parent / "fixtures" / "checkpoint_format"
 TRIPLEGAN_V1, INFOGAN_V1, INFOGAN_DCGAN_V1 = (
     FIXTURES / f"{name}-format1.ckpt" for name in ("triplegan", "infogan", "infogan-dcgan")
 )
+TRIPLEGAN_NOTE = (
+    "the 10 batch norms of C and its average now keep lasagne's running mean and inverse std "
+    "1 / sqrt(running_var + 0.0001) (the same eval outputs)"
+)
 
 
 def outputs(name: str) -> dict:
     """What the networks of ``name``'s format-1 checkpoint computed in eval mode, run by the code that wrote it."""
     return torch.load(FIXTURES / f"{name}-format1-outputs.pt", weights_only=True)
+
+
+def copy_of(fixture: Path, folder: Path) -> Path:
+    """The fixture under a path of this test's own: a conversion is said once per process and path."""
+    shutil.copy(fixture, folder / fixture.name)
+    return folder / fixture.name
 
 
 def save(checkpoint: dict, path: Path) -> Path:
@@ -93,23 +104,17 @@ def test_triplegan_bn_buffers_convert_to_lasagnes_inverse_std_by_hand():
     assert note.startswith("the 1 batch norms of C and its average now keep lasagne's running mean and inverse std")
 
 
-def test_a_format1_triplegan_checkpoint_loads_converted_with_the_classifier_outputs_it_had():
+def test_a_format1_triplegan_checkpoint_loads_converted_with_the_classifier_outputs_it_had(tmp_path):
+    path = copy_of(TRIPLEGAN_V1, tmp_path)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
-        for _ in range(2):  # a resume reads the file several times: one line says what was converted
-            checkpoint = read_checkpoint(TRIPLEGAN_V1)
-        model = load_gan(TRIPLEGAN_V1)
-    assert conversions(caught) == [
-        (
-            f"{TRIPLEGAN_V1}: format-1 triplegan checkpoint converted to format 2: the 10 batch norms of C and its "
-            "average now keep lasagne's running mean and inverse std 1 / sqrt(running_var + 0.0001) (the same eval "
-            "outputs)"
-        )
-    ]
+        warnings.simplefilter("always")
+        checkpoint = read_checkpoint(path)
+        model = load_gan(path)
+    assert conversions(caught) == [f"{path}: format-1 triplegan checkpoint converted to format 2: {TRIPLEGAN_NOTE}"]
     assert checkpoint[FORMAT_KEY] == 2 and not any(
-        "running_var" in k for k in checkpoint["state_dict"] if "classif" in k
+        "running_var" in k for k in checkpoint["state_dict"] if k.startswith("classifier")
     )
-    raw = torch.load(TRIPLEGAN_V1, weights_only=True)["state_dict"]
+    raw = torch.load(path, weights_only=True)["state_dict"]
     for layer in ("classifier.features.1.", "classifier_average.features.14."):
         torch.testing.assert_close(
             model.state_dict()[layer + "inv_std"], 1 / torch.sqrt(raw[layer + "running_var"] + 1e-4), rtol=1e-6, atol=0
@@ -121,27 +126,32 @@ def test_a_format1_triplegan_checkpoint_loads_converted_with_the_classifier_outp
             torch.testing.assert_close(getattr(model, net)(old["inputs"]), old[net], rtol=1e-5, atol=1e-6)
 
 
-def test_a_format1_triplegan_checkpoint_resumes_training():
-    """The fixture stopped after 22 iterations (26 optimizer steps); one more game iteration is 3 steps."""
-    stored = torch.load(TRIPLEGAN_V1, weights_only=True)
-    model = TripleGAN(**stored["hyper_parameters"])
-    data = tiny_digits(batch_size=40, labelled=20, labelled_batch_size=20)
-    with pytest.warns(UserWarning, match="format-1 triplegan checkpoint converted to format 2"):
-        make_trainer(0, max_steps=stored["global_step"] + 3).fit(model, data, ckpt_path=TRIPLEGAN_V1)
-    assert (stored["global_step"], model.iterations, model.classifier_steps) == (26, 23, 23)
-    assert torch.isfinite(model.classifier_average.features[1].inv_std).all()
+def test_a_format1_triplegan_checkpoint_resumes_through_the_cli_with_one_line(tmp_path, capsys):
+    """The fixture stopped after 22 iterations (0.88 kimg); the resume trains one more game iteration."""
+    path = copy_of(TRIPLEGAN_V1, tmp_path)
+    data = ["--data", "digits", "--data.resolution", "16", "--data.batch_size", "40", "--data.labelled", "20"]
+    argv = ["fit", "--model", "triplegan", *data, "--data.labelled_batch_size", "20", "--trainer.max_kimg", "0.92"]
+    run = ["--trainer.accelerator", "cpu", "--logger", "none", "--run_dir", str(tmp_path / "run")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cli.main([*argv, *run, "--ckpt_path", str(path)]) == 0, capsys.readouterr().err
+    assert conversions(caught) == [f"{path}: format-1 triplegan checkpoint converted to format 2: {TRIPLEGAN_NOTE}"]
+    resumed = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    extra = resumed["state_dict"]["_extra_state"]
+    assert (resumed[FORMAT_KEY], extra["iterations"], extra["classifier_steps"]) == (2, 23, 23)
 
 
 # ------------------------------------------------------------------------------------------ infogan
 
 
-def test_a_format1_infogan_samples_exactly_as_it_was_trained():
+def test_a_format1_infogan_samples_exactly_as_it_was_trained(tmp_path):
     """Its MNIST G's tanh output became 2 sigmoid(2a) - 1 with the last layer doubled; its noise stays N(0, I)."""
-    with pytest.warns(UserWarning) as caught:
-        model = load_gan(INFOGAN_V1)
+    path = copy_of(INFOGAN_V1, tmp_path)
+    with pytest.warns(CheckpointConverted) as caught:
+        model = load_gan(path)
     (line,) = conversions(caught)
     assert line == (
-        f"{INFOGAN_V1}: format-1 infogan checkpoint converted to format 2: noise normal (the N(0, I) it was trained "
+        f"{path}: format-1 infogan checkpoint converted to format 2: noise normal (the N(0, I) it was trained "
         "with; U(-1, 1) is the default since format 2); G's tanh output became the sigmoid's: its last layer doubled "
         "(tanh(a) = 2 sigmoid(2a) - 1), the same samples; its D has no exact conversion and is left as saved: use "
         "this model to sample and evaluate only"
@@ -165,16 +175,16 @@ def test_a_format1_infogan_cannot_resume_training(capsys):
     assert f"error: {message}" in capsys.readouterr().err
 
 
-def test_a_format1_infogan_with_dcgan_nets_keeps_them_and_its_normal_noise():
+def test_a_format1_infogan_with_dcgan_nets_keeps_them_and_its_normal_noise(tmp_path):
     """Before the architecture option (7dca5fb) infogan had DCGAN nets; their weights mean what they meant."""
-    with pytest.warns(UserWarning, match=r"format-1 infogan checkpoint converted to format 2: noise normal \(the"):
-        checkpoint = read_checkpoint(INFOGAN_DCGAN_V1)  # what a resume reads: nothing is refused
+    path = copy_of(INFOGAN_DCGAN_V1, tmp_path)
+    with pytest.warns(CheckpointConverted, match=r"format-1 infogan checkpoint converted to format 2: noise normal"):
+        checkpoint = read_checkpoint(path)  # what a resume reads: nothing is refused
     assert (checkpoint["hyper_parameters"]["architecture"], checkpoint["hyper_parameters"]["noise"]) == (
         "dcgan",
         "normal",
     )
-    with pytest.warns(UserWarning):
-        model = load_gan(INFOGAN_DCGAN_V1)
+    model = load_gan(path)  # converted again, said once
     old = outputs("infogan-dcgan")
     model.eval()
     with torch.no_grad():

@@ -21,6 +21,15 @@ from zoo.errors import ZooError
 FORMAT_KEY = "zoo_checkpoint_format"
 
 
+class CheckpointConverted(UserWarning):
+    """An older checkpoint was converted as it was read."""
+
+
+#: the conversions said so far in this process: each is said once, though a resume reads its file three times
+#: (cli.py, the CLI's resume of the hyperparameters, the Trainer), with warning filters changed in between
+_said: set[str] = set()
+
+
 def stored_format(checkpoint: dict, model_cls: type) -> int:
     """The format a checkpoint was written in; one written before the zoo stored formats is the entry's
     ``unversioned_format`` (1, unless the entry tells its later formats apart by their content)."""
@@ -30,11 +39,11 @@ def stored_format(checkpoint: dict, model_cls: type) -> int:
 
 def upgrade(checkpoint: dict, source: str | os.PathLike, generator_only: bool = False) -> dict:
     """Brings a zoo checkpoint, in place, to its entry's current format, one format at a time through the entry's
-    ``migrate_checkpoint``, and says what was converted in one warning line naming ``source``. ``generator_only``:
-    the caller uses the generators alone (sampling, evaluation), so an entry may convert those where its
-    discriminator has no exact conversion. A checkpoint of a format newer than this zoo's, or one whose
-    conversion is refused, raises a ZooError. Files without a ``zoo_model`` of this zoo pass unchanged (their
-    loaders name what is wrong with them)."""
+    ``migrate_checkpoint``, and says what was converted in one warning naming ``source`` (``CheckpointConverted``,
+    once per process). ``generator_only``: the caller uses the generators alone (sampling, evaluation), so an entry
+    may convert those where its discriminator has no exact conversion. A checkpoint of a format newer than this
+    zoo's, or one whose conversion is refused, raises a ZooError. Files without a ``zoo_model`` of this zoo pass
+    unchanged (their loaders name what is wrong with them)."""
     from zoo import MODELS, get_model
 
     name = checkpoint.get("zoo_model")
@@ -50,5 +59,8 @@ def upgrade(checkpoint: dict, source: str | os.PathLike, generator_only: bool = 
     if found < current:
         notes = [model_cls.migrate_checkpoint(checkpoint, old, source, generator_only) for old in range(found, current)]
         checkpoint[FORMAT_KEY] = current
-        warnings.warn(f"{source}: format-{found} {name} checkpoint converted to format {current}: {'; '.join(notes)}")
+        converted = f"{source}: format-{found} {name} checkpoint converted to format {current}: {'; '.join(notes)}"
+        if converted not in _said:
+            _said.add(converted)
+            warnings.warn(converted, CheckpointConverted)
     return checkpoint
