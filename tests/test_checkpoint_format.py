@@ -75,11 +75,8 @@ def test_fit_writes_the_format_and_a_resume_of_a_current_checkpoint_converts_not
 
 
 def test_entries_name_their_format_and_every_raised_format_has_a_migration():
-    assert (GANModule.checkpoint_format, TripleGAN.checkpoint_format, get_model("infogan").checkpoint_format) == (
-        1,
-        2,
-        2,
-    )
+    formats = [model_cls.checkpoint_format for model_cls in (GANModule, TripleGAN, get_model("infogan"))]
+    assert formats == [1, 2, 2]
     for name in MODELS:
         model_cls = get_model(name)
         if model_cls.checkpoint_format > 1:
@@ -180,10 +177,8 @@ def test_a_format1_infogan_with_dcgan_nets_keeps_them_and_its_normal_noise(tmp_p
     path = copy_of(INFOGAN_DCGAN_V1, tmp_path)
     with pytest.warns(CheckpointConverted, match=r"format-1 infogan checkpoint converted to format 2: noise normal"):
         checkpoint = read_checkpoint(path)  # what a resume reads: nothing is refused
-    assert (checkpoint["hyper_parameters"]["architecture"], checkpoint["hyper_parameters"]["noise"]) == (
-        "dcgan",
-        "normal",
-    )
+    hparams = checkpoint["hyper_parameters"]
+    assert (hparams["architecture"], hparams["noise"]) == ("dcgan", "normal")
     model = load_gan(path)  # converted again, said once
     old = outputs("infogan-dcgan")
     model.eval()
