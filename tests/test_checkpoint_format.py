@@ -221,3 +221,27 @@ def test_the_model_refuses_a_checkpoint_no_reader_converted():
     model = TripleGAN(**raw["hyper_parameters"])
     with pytest.raises(ZooError, match="in TripleGAN's format 1, not the current 2: load it with callbacks.load_gan"):
         model.on_load_checkpoint(raw)
+
+
+def test_a_format1_biggan_deep_with_latent_optimisation_keeps_the_relu_it_was_trained_with(tmp_path):
+    """Format 1 saved latent optimisation without a slope as None, meaning ReLU; format 2's None is LOGAN's 0.2."""
+    torch.manual_seed(0)
+    tiny = {"num_classes": 3, "resolution": 32, "channels": 1, "g_width": 2, "d_width": 2, "shared_dim": 4}
+    trained = get_model("biggan_deep")(**tiny, attention=False, latent_optimisation=True, leaky_relu_slope=0.0)
+    old = checkpoint_of(trained.eval(), "biggan_deep")
+    old["hyper_parameters"]["leaky_relu_slope"] = None  # what format 1 wrote for that ReLU model
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_gan(save(old, tmp_path / "old.ckpt")).eval()
+    assert loaded.hparams.leaky_relu_slope == 0.0
+    assert not any(isinstance(m, torch.nn.LeakyReLU) for m in loaded.modules())
+    z, y = loaded.sample_latent(2, torch.Generator().manual_seed(1)), torch.tensor([0, 2])
+    with torch.no_grad():
+        assert torch.equal(loaded.generator(z, y), trained.generator(z, y))
+    said = f"{tmp_path / 'old.ckpt'}: format-1 biggan_deep checkpoint converted to format 2: its ReLU (latent "
+    assert conversions(caught) == [said + "optimisation with no leaky_relu_slope) written as leaky_relu_slope 0"]
+    plain = get_model("biggan_deep")(**tiny, attention=False)  # no latent optimisation: format 1 means the same
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = load_gan(save(checkpoint_of(plain, "biggan_deep"), tmp_path / "plain.ckpt"))
+    assert conversions(caught) == [] and again.hparams.leaky_relu_slope is None

@@ -541,9 +541,10 @@ class GANModule(pl.LightningModule):
     @classmethod
     def migrate_checkpoint(cls, checkpoint: dict, old: int, source, generator_only: bool) -> str:
         """Converts ``checkpoint`` in place from format ``old`` to ``old + 1`` exactly and returns what was converted
-        (a phrase for the log line), or raises a ZooError naming what changed and the fix. ``generator_only``: the
-        caller uses the generators alone (zoo/checkpoint_format.py ``upgrade``). Every entry that raises its
-        ``checkpoint_format`` implements this."""
+        (a phrase for the log line; "" when this file needed no change, and nothing is said), or raises a ZooError
+        naming what changed and the fix. ``generator_only``: the caller uses the generators alone
+        (zoo/checkpoint_format.py ``upgrade``). Every entry that raises its ``checkpoint_format`` implements
+        this."""
         raise NotImplementedError(f"{cls.__name__} has checkpoint format {cls.checkpoint_format} but no migration")
 
 

@@ -32,6 +32,8 @@ class BigGANDeep(LatentOptimised):
     """
 
     conditional = True
+    #: 2: with latent optimisation, no ``leaky_relu_slope`` now means LOGAN's 0.2, where format 1 meant ReLU
+    checkpoint_format = 2
 
     def __init__(
         self,
@@ -125,3 +127,14 @@ class BigGANDeep(LatentOptimised):
                 if "eps" in group:  # the Adam family
                     group["eps"] = self.hparams.adam_eps
         return optimizers
+
+    @classmethod
+    def migrate_checkpoint(cls, checkpoint: dict, old: int, source, generator_only: bool) -> str:
+        """Format 1 -> 2, exact: a format-1 model trained with latent optimisation and no ``leaky_relu_slope`` used
+        ReLU, which format 2 writes as slope 0 (its None now brings LOGAN's 0.2); every other format-1 file means
+        the same in format 2 (its ``latent_dim`` was always saved)."""
+        hparams = checkpoint.get("hyper_parameters", {})
+        if hparams.get("latent_optimisation") and hparams.get("leaky_relu_slope") is None:
+            hparams["leaky_relu_slope"] = 0.0
+            return "its ReLU (latent optimisation with no leaky_relu_slope) written as leaky_relu_slope 0"
+        return ""

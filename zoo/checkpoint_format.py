@@ -59,8 +59,9 @@ def upgrade(checkpoint: dict, source: str | os.PathLike, generator_only: bool = 
     if found < current:
         notes = [model_cls.migrate_checkpoint(checkpoint, old, source, generator_only) for old in range(found, current)]
         checkpoint[FORMAT_KEY] = current
+        notes = [note for note in notes if note]  # "": that step changed nothing in this file
         converted = f"{source}: format-{found} {name} checkpoint converted to format {current}: {'; '.join(notes)}"
-        if converted not in _said:
+        if notes and converted not in _said:
             _said.add(converted)
             warnings.warn(converted, CheckpointConverted)
     return checkpoint
