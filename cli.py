@@ -19,7 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, plain_warning
 
 ROOT = Path(__file__).resolve().parent
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
@@ -46,7 +46,9 @@ full configuration that would run."""
 
 
 def quiet_known_warnings() -> None:
-    """Silences warnings that are expected here and say nothing to a user."""
+    """Silences warnings that are expected here and say nothing to a user, and prints the others as one
+    ``warning: ...`` line (a converted checkpoint's, zoo/checkpoint_format.py) in every command."""
+    warnings.formatwarning = plain_warning  # before Lightning's import, which keeps it for warnings not its own
     # the CLI passes a rewritten argv (short names resolved) while sys.argv keeps the original
     # for DDP worker processes, which Lightning relaunches from sys.argv
     warnings.filterwarnings("ignore", message=".*LightningCLI's args parameter is intended.*")

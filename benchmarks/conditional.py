@@ -60,6 +60,21 @@ class ConditionalScore:
     samples: int
 
 
+def class_coverage(predicted: torch.Tensor) -> tuple[int, float]:
+    """Classes hit by at least one of the ``predicted`` class indices, and KL(their histogram || uniform)."""
+    counts = torch.bincount(predicted, minlength=NUM_CLASSES)
+    return int((counts > 0).sum()), kl_from_uniform(counts)
+
+
+def scoring_classifier(root: str, device: str = "cpu"):
+    """The zoo's MNIST classifier on ``device`` (trained and cached on first use) and its accuracy on the real
+    test digits at ``RESOLUTION``: the ceiling a sample's class accuracy can reach."""
+    from metrics.mnist_classifier import load_classifier, mnist_test_accuracy
+
+    classifier = load_classifier(root, device=device)
+    return classifier, mnist_test_accuracy(classifier, root, resolution=RESOLUTION)
+
+
 def conditional_score(model, classifier, num_samples: int, batch_size: int = 500, seed: int = 0) -> ConditionalScore:
     """Scores ``num_samples`` samples of a class-conditional ``model`` (labels drawn uniformly, as
     ``model.sample`` draws them) with ``classifier.predict``."""
@@ -70,10 +85,7 @@ def conditional_score(model, classifier, num_samples: int, batch_size: int = 500
     requested, predicted = torch.cat(requested), torch.cat(predicted)
     right = (predicted == requested).double()
     per_class = [right[requested == c].mean() for c in range(NUM_CLASSES) if (requested == c).any()]
-    counts = torch.bincount(predicted, minlength=NUM_CLASSES)
-    return ConditionalScore(
-        float(right.mean()), float(min(per_class)), int((counts > 0).sum()), kl_from_uniform(counts), len(requested)
-    )
+    return ConditionalScore(float(right.mean()), float(min(per_class)), *class_coverage(predicted), len(requested))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

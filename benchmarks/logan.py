@@ -15,9 +15,17 @@ Two protocols:
   hinge loss, 1 D step, G lr 1e-4 / D lr 4e-4, Adam (0, 0.999) (``ToyLatentGAN``). With z of 2, 50% is 1 element.
 - ``mnist``: zoo ``biggan`` at ``--width`` on class-conditional MNIST at 32 px with its own game (2 D steps,
   orthogonal regularization), scored by benchmarks/conditional.py (accuracy of the requested class, classes hit,
-  KL from uniform) with the zoo's MNIST classifier.
+  KL from uniform) with the zoo's MNIST classifier. ``--device cuda`` trains and scores it on the GPU; toy2d
+  stays on the CPU whatever ``--device`` (benchmarks/quality.py's toy runs: 2D nets too small for a GPU; their
+  ``--jobs`` processes use the machine's cores).
 
     python benchmarks/quality.py logan --root ../shared/data --toy_kimg 10 --generator_steps 200 --record
+
+Longer runs for a GPU machine (toy2d on its CPU cores, 12 runs at once; MNIST on the GPU, width 32, 10,000 G
+steps); without a GPU, ``--record`` writes the command as not measured (block logan-gpu):
+
+    python benchmarks/quality.py logan --root ../shared/data --toy_kimg 200 --jobs 12 --generator_steps 10000 \\
+        --width 32 --eval_samples 10000 --device cuda --block logan-gpu --record
 """
 
 from __future__ import annotations
@@ -27,15 +35,13 @@ import functools
 import json
 import multiprocessing
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
+from benchmarks.protocol_script import add_device_argument, report_protocol
 from zoo.gan import GAN
 from zoo.logan import LatentOptimised
 
@@ -76,6 +82,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--eval_samples", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0, help="MNIST seed")
+    add_device_argument(parser)
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument("--block", default="logan", help="the RESULTS.md block it replaces (one per budget)")
 
@@ -118,17 +125,17 @@ def mnist_row(variant: str, args) -> str:
     from metrics.mnist_classifier import load_classifier
 
     torch.set_num_threads(1)
-    classifier = load_classifier(args.root)
+    classifier = load_classifier(args.root, device=args.device)
     resolution = conditional.RESOLUTION
     data = MNISTDataModule(root=args.root, resolution=resolution, batch_size=args.batch_size, seed=args.seed)
     pl.seed_everything(args.seed, verbose=False)
     options = argparse.Namespace(
         width=args.width, seed=args.seed, model_args={"biggan": VARIANTS[variant]},
-        generator_steps=args.generator_steps, device="cpu",
+        generator_steps=args.generator_steps, device=args.device,
     )  # fmt: skip
     model = conditional.build("biggan", options)
     seconds = conditional.train(model, data, options)
-    s = conditional.conditional_score(model, classifier, args.eval_samples, seed=args.seed)
+    s = conditional.conditional_score(model.to(args.device), classifier, args.eval_samples, seed=args.seed)
     print(json.dumps({"variant": variant, "accuracy": s.accuracy, "classes_hit": s.classes_hit}), flush=True)
     return (
         f"| {variant} | {model.generator_steps} | {model.images_seen / 1000:.0f} | {seconds / 60:.1f} | "
@@ -151,7 +158,7 @@ def mnist(args) -> list[str]:
         (
             f"MNIST: biggan at width {args.width}, batch {args.batch_size}, {args.generator_steps} G steps (its 2 D "
             f"steps each), seed {args.seed}; {args.eval_samples} samples with uniform labels read by the zoo's MNIST "
-            "classifier. train min: one thread."
+            f"classifier. train min: {'on the GPU' if args.device == 'cuda' else 'one thread'}."
         ),
         "",
         "| variant | G steps | kimg | train min | accuracy % | worst class % | classes hit /10 | KL |",
@@ -160,24 +167,38 @@ def mnist(args) -> list[str]:
     ]
 
 
-def main_with(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace) -> dict:
+    """The table lines of the parts asked for."""
     import torch
 
     torch.set_num_threads(1)
-    started = time.perf_counter()
     lines = []
     if "toy2d" in args.parts:
         lines += toy2d(args) + [""]
     if "mnist" in args.parts:
         lines += mnist(args)
-    command = " ".join(["python benchmarks/quality.py", *sys.argv[1:]])
+    return {"lines": lines}
+
+
+def title(args: argparse.Namespace) -> str:
+    return "LOGAN: latent optimisation vs none at equal G steps"
+
+
+def table(r: dict, args: argparse.Namespace) -> str:
     header = (
-        f"Command: `{command}` on {machine('cpu')}: {(time.perf_counter() - started) / 60:.1f} min in all. "
         "baseline: U(-1, 1) latents, no latent optimisation; logan: one natural-gradient step on z (alpha 0.9, "
         "beta 5, 50% of z, w_r 300). The paper's claim is at ImageNet 128 px on BigGAN-deep (abstract: IS 148 and "
         "FID 3.4, +17% IS and -32% FID against the BigGAN-deep baseline); it publishes nothing at this scale."
+        + (" toy2d runs on the CPU (one thread per run)." if args.device == "cuda" and "toy2d" in args.parts else "")
     )
-    text = "\n".join([header, "", *lines])
-    print(text)
-    if args.record:
-        record_block(args.block, "LOGAN: latent optimisation vs none at equal G steps", text)
+    return "\n".join([header, "", *r["lines"]])
+
+
+def main_with(args: argparse.Namespace) -> None:
+    report_protocol(sys.modules[__name__], args)
+
+
+if __name__ == "__main__":
+    from benchmarks.protocol_script import run_protocol
+
+    run_protocol(sys.modules[__name__])

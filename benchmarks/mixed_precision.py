@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import speed
+from benchmarks.protocol_script import skipped_without_gpu
 from benchmarks.results import record_block
 
 #: scheme -> (trainer precision, stylegan2 arguments)
@@ -134,11 +135,7 @@ def main() -> None:
         single_run(args)
         return
     title = f"StyleGAN2 mixed precision: training speed ({args.device})"
-    if args.device == "cuda" and not torch.cuda.is_available():
-        body = f"not measured: no GPU lent (torch.cuda.is_available() is False here); command: `{command_line()}`"
-        print(body)
-        if args.record:
-            record_block(block_name(args.device), title, body)
+    if skipped_without_gpu(args.device, command_line(), block_name(args.device), title, args.record):
         return
     schemes = args.schemes or [s for s in SCHEMES if args.device == "cuda" or s != "fp16-blocks"]
     runs = {scheme: [] for scheme in schemes}

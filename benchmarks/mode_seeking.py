@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -29,8 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.conditional import RESOLUTION, conditional_score, train
-from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
+from benchmarks.protocol_script import add_device_argument, report_protocol
 from benchmarks.text2image import classifier_features, mean_pairwise_distance
 
 NUM_CLASSES = 10
@@ -67,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per_class", type=int, default=100, help="samples scored per class")
     parser.add_argument("--eval_samples", type=int, default=2000, help="samples with uniform labels for accuracy")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
+    add_device_argument(parser)
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument("--block", default="msgan-mnist", help="the RESULTS.md block it replaces (one per budget)")
 
@@ -82,15 +80,11 @@ def run(args: argparse.Namespace) -> dict:
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
-    started = time.perf_counter()
     classifier = load_classifier(args.root, device=args.device)
     test_images, test_labels = read_mnist(args.root, train=False)
     test_images = to_unit_range(resize_to_uint8(test_images, RESOLUTION, 255))  # as the datamodule serves them
     real = {c: test_images[test_labels == c][: args.per_class] for c in range(NUM_CLASSES)}
-    result = {
-        "machine": machine(args.device),
-        "real": class_diversity(lambda c, n: real[c][:n], classifier, args.per_class),
-    }
+    result = {"real": class_diversity(lambda c, n: real[c][:n], classifier, args.per_class)}
     data = MNISTDataModule(root=args.root, resolution=RESOLUTION, batch_size=args.batch_size, seed=args.seed)
     result["runs"] = {}
     for weight in (args.weight, 0.0):
@@ -115,19 +109,14 @@ def run(args: argparse.Namespace) -> dict:
             "train_s": train_s,
         }
         print(json.dumps({f"lambda_ms={weight}": result["runs"][weight]}), flush=True)
-    result["total_s"] = time.perf_counter() - started
-    if args.record:
-        title = f"MSGAN on MNIST: class diversity with and without mode seeking ({args.generator_steps} G steps)"
-        record_block(args.block, title, table(result, args))
     return result
 
 
+def title(args: argparse.Namespace) -> str:
+    return f"MSGAN on MNIST: class diversity with and without mode seeking ({args.generator_steps} G steps)"
+
+
 def table(r: dict, args: argparse.Namespace) -> str:
-    command = (
-        f"python benchmarks/quality.py mode_seeking --root {args.root} --generator_steps {args.generator_steps} "
-        f"--batch_size {args.batch_size} --width {args.width} --weight {args.weight} --per_class {args.per_class} "
-        f"--eval_samples {args.eval_samples} --seed {args.seed} --block {args.block} --record"
-    )
     protocol = (
         f"Protocol: the msgan entry (HelenMao/MSGAN's conditional DCGAN, two latents per real image, Adam with weight "
         f"decay 1e-4) on MNIST at {RESOLUTION} px, ngf = ndf = {args.width}, batch {args.batch_size}, "
@@ -152,12 +141,11 @@ def table(r: dict, args: argparse.Namespace) -> str:
         f"| {e['feature_diversity']:.2f} |"
         for w, e in r["runs"].items()
     ]
-    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
-    return "\n".join([timing, "", protocol, "", *header, *rows])
+    return "\n".join([protocol, "", *header, *rows])
 
 
 def main_with(args: argparse.Namespace) -> None:
-    print(table(run(args), args))
+    report_protocol(sys.modules[__name__], args)
 
 
 if __name__ == "__main__":

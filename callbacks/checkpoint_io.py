@@ -11,13 +11,18 @@ from typing import Any
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from zoo.checkpoint_format import upgrade
 from zoo.errors import ZooError
 from zoo.temporaries import temporary
 
 
-def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True) -> dict:
+def read_checkpoint(
+    path: str | os.PathLike, map_location: Any = "cpu", weights_only: bool = True, generator_only: bool = False
+) -> dict:
     """``torch.load`` with ``weights_only=True`` by default; a missing, truncated or foreign file
-    raises one ZooError that names it."""
+    raises one ZooError that names it. A zoo checkpoint of an older format comes back converted to its entry's
+    current one, or is refused (zoo/checkpoint_format.py ``upgrade``; ``generator_only``: the caller uses the
+    generators alone)."""
     path = Path(path)
     if not path.is_file():
         raise ZooError(f"checkpoint not found: {path}")
@@ -34,7 +39,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu", weights_
         ) from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ZooError(f"{path} is not a Lightning checkpoint (it has no state_dict)")
-    return checkpoint
+    return upgrade(checkpoint, path, generator_only)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -77,8 +82,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         if "://" in str(path):
-            return super().load_checkpoint(
-                path, map_location, weights_only=True if weights_only is None else weights_only
+            return upgrade(
+                super().load_checkpoint(
+                    path, map_location, weights_only=True if weights_only is None else weights_only
+                ),
+                path,
             )
         return read_checkpoint(path, map_location, weights_only=True if weights_only is None else weights_only)
 
@@ -92,7 +100,7 @@ def load_gan(path: str | os.PathLike, expected_model: str | None = None):
     from zoo.importers import Imported, build, detect_source, import_checkpoint, to_checkpoint
 
     try:
-        checkpoint = read_checkpoint(path)
+        checkpoint = read_checkpoint(path, generator_only=True)
     except ZooError:
         if (source := detect_source(path)) is None:
             raise

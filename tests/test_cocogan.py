@@ -203,6 +203,23 @@ def test_seam_score_by_hand():
     assert seam_score(columns + 3 * (columns >= 8)) == pytest.approx(4.0)
 
 
+def test_recognisability_by_hand():
+    from benchmarks.cocogan import recognisability
+
+    reader = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(10, 10))  # the images are its logits
+    with torch.no_grad():
+        reader[1].weight.copy_(torch.eye(10))
+        reader[1].bias.zero_()
+    logits = torch.zeros(4, 1, 1, 10)
+    logits[0, ..., 2] = logits[2, ..., 7] = math.log(90)  # p = 90 / 99: confident
+    logits[1, ..., 2] = math.log(9)  # p = 9 / 18
+    # the last one is uniform (p = 0.1), read as class 0: classes 2, 2, 7, 0
+    score = recognisability(reader, logits)
+    assert score["confidence"] == pytest.approx((2 * 90 / 99 + 0.5 + 0.1) / 4)
+    assert score["confident_share"] == 0.5 and score["classes_hit"] == 3
+    assert score["kl"] == pytest.approx(2 * 0.25 * math.log(2.5) + 0.5 * math.log(5))
+
+
 def test_celeba_crop_box_outside_the_image_names_the_fix(tmp_path):
     from datamodules.celeba import CelebADataModule
 

@@ -1,8 +1,12 @@
-"""LOGAN's latent optimisation (zoo/logan.py; Wu et al. 2019): the natural-gradient step against its formula where
-the gradient is known in closed form, the clipping and the per-sample mask, the second-order terms (gradients
-through dz), the regulariser's value in both losses, the uniform prior, and CLI fits of biggan and biggan_deep."""
+"""LOGAN's latent optimisation (zoo/logan.py; Wu et al. 2019): the paper's Sec. 5.2 constants as defaults, the
+natural-gradient step against its formula where the gradient is known in closed form and against the damped
+empirical Fisher solved directly, the clipping and the per-sample mask, the second-order terms (gradients through
+dz), the regulariser's value in both losses, the uniform prior, LOGAN's BigGAN-deep changes (z 256, leaky ReLU
+0.2), and a CLI fit of biggan."""
 
 from __future__ import annotations
+
+import inspect
 
 import pytest
 import torch
@@ -12,7 +16,7 @@ from callbacks import load_gan
 from tests.conftest import run_cli
 from zoo import get_model
 from zoo.errors import ZooError
-from zoo.logan import LatentOptimised, latent_mask, natural_gradient_step
+from zoo.logan import LatentOptimised, latent_mask, natural_gradient_step, paper_architecture
 
 
 def test_step_on_a_linear_score_is_alpha_w_over_beta_plus_norm_squared():
@@ -26,6 +30,19 @@ def test_step_on_a_linear_score_is_alpha_w_over_beta_plus_norm_squared():
     )
     torch.testing.assert_close(dz, expected)
     torch.testing.assert_close(z_new, (z + expected).clamp(-1, 1))
+
+
+def test_step_is_alpha_times_the_damped_empirical_fisher_inverse_times_the_gradient():
+    # Sherman-Morrison: (g g^T + beta I)^-1 g = g / (beta + ||g||^2), here on a score that is not linear in z
+    torch.manual_seed(0)
+    z = (torch.rand(3, 5) * 2 - 1).requires_grad_(True)
+    w = torch.randn(5, 4)
+    score = torch.tanh(z @ w).pow(2).sum(dim=1)
+    (g,) = torch.autograd.grad(score.sum(), z, retain_graph=True)
+    fisher = g[:, :, None] * g[:, None, :] + 5.0 * torch.eye(5)
+    expected = 0.9 * torch.linalg.solve(fisher, g)
+    _, dz = natural_gradient_step(score, z, torch.ones(3, 5), step_size=0.9, damping=5.0)
+    torch.testing.assert_close(dz, expected)
 
 
 def test_step_is_clipped_to_the_uniform_priors_support():
@@ -42,6 +59,14 @@ def test_mask_optimises_exactly_the_fraction_in_every_row_at_random_places():
     assert mask.sum(dim=1).tolist() == [5.0] * 64
     assert len({tuple(row.tolist()) for row in mask}) > 32  # rows differ
     assert latent_mask(3, 7, 0.5, rng, "cpu").sum(dim=1).tolist() == [4.0] * 3  # round(3.5) = 4
+
+
+def test_defaults_are_the_papers_imagenet_constants():
+    # Sec. 5.2: alpha 0.9, beta 5.0, 50% of z's elements, w_r 300.0; U(-1, 1) z for the clipping of Algorithm 1
+    defaults = inspect.signature(LatentOptimised.__init__).parameters
+    values = [defaults[k].default for k in ("lo_step_size", "lo_damping", "lo_fraction", "lo_weight")]
+    assert values == [0.9, 5.0, 0.5, 300.0] and defaults["latent_optimisation"].default is False
+    assert TinyLatentGAN(latent_optimisation=True).latent_prior == "uniform"
 
 
 class TinyLatentGAN(LatentOptimised):
@@ -107,6 +132,39 @@ def test_training_step_adds_the_regulariser_to_both_losses(monkeypatch):
     assert regulariser.item() == pytest.approx(300 * seen["lo/dz_squared"].item(), rel=1e-6)
     changed = [k for k, v in gan.state_dict().items() if k in before and not torch.equal(v, before[k])]
     assert any(k.startswith("generator.") for k in changed) and any(k.startswith("discriminator.") for k in changed)
+
+
+def activations(net: nn.Module) -> set:
+    """(kind, negative slope) of every ReLU / LeakyReLU in ``net``."""
+    kinds = (nn.ReLU, nn.LeakyReLU)
+    return {(type(m).__name__, getattr(m, "negative_slope", None)) for m in net.modules() if isinstance(m, kinds)}
+
+
+TINY_DEEP = {"num_classes": 3, "resolution": 32, "channels": 1, "g_width": 2, "d_width": 2, "shared_dim": 4}
+
+
+def test_paper_architecture_gives_logans_changes_only_with_latent_optimisation_and_only_where_not_given():
+    assert paper_architecture(True, None, None, own_latent_dim=128) == (256, 0.2)
+    assert paper_architecture(False, None, None, own_latent_dim=128) == (128, None)
+    assert paper_architecture(True, 16, 0.0, own_latent_dim=128) == (16, 0.0)
+
+
+def test_biggan_deep_with_latent_optimisation_is_logans_biggan_deep():
+    torch.manual_seed(0)
+    build = get_model("biggan_deep")
+    logan = build(**TINY_DEEP, attention=False, latent_optimisation=True)
+    # Sec. 5.2: z of 256, leaky ReLU 0.2 in G and D, U(-1, 1) z; the resolved values are the saved hyper-parameters
+    assert (logan.latent_dim, logan.hparams.latent_dim, logan.hparams.leaky_relu_slope) == (256, 256, 0.2)
+    assert logan.generator.linear.in_features == 256 + 4  # the whole z and the shared embedding
+    assert activations(logan.generator) == activations(logan.discriminator) == {("LeakyReLU", 0.2)}
+    assert logan.latent_prior == "uniform"
+    chosen = build(**TINY_DEEP, attention=False, latent_optimisation=True, latent_dim=16, leaky_relu_slope=0.0)
+    assert (chosen.latent_dim, activations(chosen.discriminator)) == (16, {("ReLU", None)})
+    # 50% of z's elements: 128 of the 256 move in every sample
+    logan._latent_rng = torch.Generator().manual_seed(0)
+    z = logan.sample_latent(4, torch.Generator().manual_seed(1))
+    _, dz = logan.optimise_latents(z, torch.tensor([0, 1, 2, 0]))
+    assert (dz != 0).sum(dim=1).tolist() == [128] * 4
 
 
 def test_biggan_fits_with_latent_optimisation_from_the_cli(tmp_path):

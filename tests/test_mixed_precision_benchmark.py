@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from benchmarks import mixed_precision
+from benchmarks import mixed_precision, protocol_script
 
 
 def test_schemes_are_run_with_their_precision_and_arguments():
@@ -22,14 +22,16 @@ def test_schemes_are_run_with_their_precision_and_arguments():
     assert autocast.precision == "bf16-mixed" and json.loads(autocast.model_args)["num_fp16_res"] == 0
 
 
-def test_without_a_gpu_the_cuda_block_says_not_measured_with_its_command(monkeypatch, capsys):
-    if mixed_precision.torch.cuda.is_available():
-        pytest.skip("a GPU is there: the rows would be measured")
-    recorded = {}
-    monkeypatch.setattr(mixed_precision, "record_block", lambda name, title, body: recorded.update({name: body}))
+def test_without_a_gpu_the_cuda_block_says_not_measured_with_its_command(monkeypatch, tmp_path):
+    results = tmp_path / "RESULTS.md"
+    monkeypatch.setattr(protocol_script, "RESULTS", results)
+    monkeypatch.setattr(protocol_script.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(mixed_precision, "timed_run", lambda scheme: pytest.fail("a run was timed"))
     monkeypatch.setattr(sys, "argv", ["mixed_precision.py", "--device", "cuda", "--record"])
     mixed_precision.main()
-    assert recorded == {
-        "mixed-precision-cuda": "not measured: no GPU lent (torch.cuda.is_available() is False here); command: "
-        "`python benchmarks/mixed_precision.py --device cuda --record`"
-    }
+    assert results.read_text() == (
+        "# Measured results\n\n## StyleGAN2 mixed precision: training speed (cuda)\n\n"
+        "<!-- mixed-precision-cuda:start -->\n"
+        "not measured: no GPU lent (torch.cuda.is_available() is False here); command: "
+        "`python benchmarks/mixed_precision.py --device cuda --record`\n<!-- mixed-precision-cuda:end -->\n"
+    )

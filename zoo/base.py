@@ -87,6 +87,9 @@ class GANModule(pl.LightningModule):
     uses_attribute_labels = False
     #: whether every gradient is sanitized before each optimizer step (``sanitize_gradients``); StyleGAN2 sets it
     nan_to_num_gradients = False
+    #: what this entry's saved weights mean and how they load (zoo/checkpoint_format.py): raised by the entry on
+    #: every change that alters them, with a ``migrate_checkpoint`` from the previous format
+    checkpoint_format = 1
 
     def __init__(
         self,
@@ -510,8 +513,39 @@ class GANModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         from zoo import model_name
+        from zoo.checkpoint_format import FORMAT_KEY
 
         checkpoint["zoo_model"] = model_name(type(self))
+        checkpoint[FORMAT_KEY] = self.checkpoint_format
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """The zoo's readers (``read_checkpoint``, which a resume's Trainer uses too) bring a checkpoint to the
+        current format; one that reaches the model in an older format (Lightning's ``load_from_checkpoint`` reads
+        the file itself) is refused instead of loaded with another meaning."""
+        from zoo.checkpoint_format import stored_format
+
+        found = stored_format(checkpoint, type(self))
+        if found != self.checkpoint_format:
+            raise ZooError(
+                f"this checkpoint is in {type(self).__name__}'s format {found}, not the current "
+                f"{self.checkpoint_format}: load it with callbacks.load_gan (or resume with --ckpt_path), which "
+                "convert or refuse it"
+            )
+
+    @classmethod
+    def unversioned_format(cls, checkpoint: dict) -> int:
+        """The format of a checkpoint written before the zoo stored one: 1. An entry whose format was raised before
+        then overrides this to tell the formats apart by content (a buffer's name, a hyperparameter)."""
+        return 1
+
+    @classmethod
+    def migrate_checkpoint(cls, checkpoint: dict, old: int, source, generator_only: bool) -> str:
+        """Converts ``checkpoint`` in place from format ``old`` to ``old + 1`` exactly and returns what was converted
+        (a phrase for the log line; "" when this file needed no change, and nothing is said), or raises a ZooError
+        naming what changed and the fix. ``generator_only``: the caller uses the generators alone
+        (zoo/checkpoint_format.py ``upgrade``). Every entry that raises its ``checkpoint_format`` implements
+        this."""
+        raise NotImplementedError(f"{cls.__name__} has checkpoint format {cls.checkpoint_format} but no migration")
 
 
 def split_batch(batch) -> tuple[Tensor, Tensor | None]:

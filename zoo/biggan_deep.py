@@ -7,7 +7,7 @@ from __future__ import annotations
 from torch import nn
 
 from zoo.errors import ZooError
-from zoo.logan import LatentOptimised
+from zoo.logan import LatentOptimised, paper_architecture
 from zoo.nets import resnet
 from zoo.nets.biggan_deep import BigGANDeepDiscriminator, BigGANDeepGenerator, architecture
 from zoo.nn.spectral_norm import Layers
@@ -26,11 +26,14 @@ class BigGANDeep(LatentOptimised):
     batch of 2048 is 256 x 8 accumulations, which the zoo reaches with devices x batch_size only (the config's
     comment). The EMA of G (decay 0.9999 from 20k iterations) is the EMA callback's, sampling in eval mode.
 
-    ``latent_optimisation`` turns it into LOGAN (Wu et al. 2019; zoo/logan.py). ``leaky_relu_slope`` (LOGAN's
-    0.2, Sec. 5.2; None: ReLU as BigGAN-deep) is the activation of every G layer and of D's inner layers.
+    ``latent_optimisation`` turns it into LOGAN (Wu et al. 2019; zoo/logan.py), with LOGAN's BigGAN-deep changes
+    (Sec. 5.2) unless given: z of 256 and leaky ReLU of slope 0.2, the activation of every G layer and of D's inner
+    layers (and U(-1, 1) latents, zoo/logan.py).
     """
 
     conditional = True
+    #: 2: with latent optimisation, no ``leaky_relu_slope`` now means LOGAN's 0.2, where format 1 meant ReLU
+    checkpoint_format = 2
 
     def __init__(
         self,
@@ -39,7 +42,7 @@ class BigGANDeep(LatentOptimised):
         channels: int = 3,
         g_width: int = 128,
         d_width: int = 128,
-        latent_dim: int = 128,
+        latent_dim: int | None = None,
         shared_dim: int = 128,
         depth: int = 2,
         attention: bool = True,
@@ -66,7 +69,7 @@ class BigGANDeep(LatentOptimised):
             channels: image channels, linked from the datamodule.
             g_width: generator width ch (128 in launch_BigGAN_deep.sh).
             d_width: discriminator width ch (128).
-            latent_dim: size of z (128; LOGAN: 256).
+            latent_dim: size of z (None: 128, LOGAN's 256 with latent_optimisation).
             shared_dim: size of the shared class embedding (128).
             depth: residual blocks per resolution in G and D (their G_depth / D_depth: 2).
             attention: a self-attention layer in G and D.
@@ -76,7 +79,8 @@ class BigGANDeep(LatentOptimised):
             sn_eps: spectral norm epsilon (1e-6).
             power_iteration: authors or torch (``POWER_ITERATIONS``).
             rgb_channels: output conv width, its first ``channels`` kept (None: ``channels``; TF-Hub: ch).
-            leaky_relu_slope: LeakyReLU slope instead of ReLU (LOGAN: 0.2; None: ReLU).
+            leaky_relu_slope: LeakyReLU slope instead of ReLU (None: ReLU, LOGAN's 0.2 with latent_optimisation;
+                0: ReLU).
             penalties: default none (G_ortho 0.0 in their launch script).
             adam_eps: Adam's epsilon for both players (1e-6).
         """
@@ -84,6 +88,9 @@ class BigGANDeep(LatentOptimised):
             raise ZooError(f"unknown power_iteration '{power_iteration}'; choose one of: {', '.join(POWER_ITERATIONS)}")
         if not adam_eps > 0:
             raise ZooError(f"adam_eps must be > 0, got {adam_eps}")
+        latent_dim, leaky_relu_slope = paper_architecture(
+            kwargs.get("latent_optimisation", False), latent_dim, leaky_relu_slope, own_latent_dim=128
+        )
         super().__init__(
             num_classes=resnet.require_classes(num_classes, "biggan_deep"),
             latent_dim=latent_dim,
@@ -96,13 +103,14 @@ class BigGANDeep(LatentOptimised):
             d_betas=d_betas,
             **kwargs,
         )
+        self.hparams.update(latent_dim=latent_dim, leaky_relu_slope=leaky_relu_slope)  # the resolved values
         arch = architecture(resolution)
         where = (attention_resolution or min(64, resolution // 2)) if attention else None
         layers = Layers(
             spectral_norm=True, init="orthogonal", authors_power_iteration=POWER_ITERATIONS[power_iteration],
             sn_eps=sn_eps,
         )  # fmt: skip
-        activation = nn.ReLU() if leaky_relu_slope is None else nn.LeakyReLU(leaky_relu_slope)
+        activation = nn.LeakyReLU(leaky_relu_slope) if leaky_relu_slope else nn.ReLU()
         self.generator = BigGANDeepGenerator(
             latent_dim, self.num_classes, arch, g_width, channels, layers, shared_dim, depth, where, bn_eps,
             rgb_channels, activation,
@@ -119,3 +127,14 @@ class BigGANDeep(LatentOptimised):
                 if "eps" in group:  # the Adam family
                     group["eps"] = self.hparams.adam_eps
         return optimizers
+
+    @classmethod
+    def migrate_checkpoint(cls, checkpoint: dict, old: int, source, generator_only: bool) -> str:
+        """Format 1 -> 2, exact: a format-1 model trained with latent optimisation and no ``leaky_relu_slope`` used
+        ReLU, which format 2 writes as slope 0 (its None now brings LOGAN's 0.2); every other format-1 file means
+        the same in format 2 (its ``latent_dim`` was always saved)."""
+        hparams = checkpoint.get("hyper_parameters", {})
+        if hparams.get("latent_optimisation") and hparams.get("leaky_relu_slope") is None:
+            hparams["leaky_relu_slope"] = 0.0
+            return "its ReLU (latent optimisation with no leaky_relu_slope) written as leaky_relu_slope 0"
+        return ""

@@ -41,6 +41,13 @@ def categorical_codes(categorical_dim: int | None, categorical_dims: list[int] |
     return dims
 
 
+def resolved_architecture(architecture: str, channels: int, resolution: int) -> str:
+    """``auto``: Table 1's MNIST nets for one-channel images, Table 3's CelebA nets at 32 px colour, else DCGAN's."""
+    if architecture != "auto":
+        return architecture
+    return "mnist" if channels == 1 else "celeba" if resolution == 32 else "dcgan"
+
+
 class InfoGAN(GANModule):
     """Chen 2016: the latent is noise z plus codes c, and G is pushed to keep c recoverable from G(z, c).
 
@@ -140,9 +147,7 @@ class InfoGAN(GANModule):
         self.categorical_dims, self.categorical_dim = codes, one_hot
         if architecture not in ARCHITECTURES:
             raise ZooError(f"unknown InfoGAN architecture '{architecture}'; choose one of: {', '.join(ARCHITECTURES)}")
-        if architecture == "auto":
-            architecture = "mnist" if channels == 1 else "celeba" if resolution == 32 else "dcgan"
-        self.architecture = architecture
+        self.architecture = architecture = resolved_architecture(architecture, channels, resolution)
         self._fake_codes: Tensor | None = None
         q_outputs = one_hot + continuous_dim * (2 if learn_std else 1)
         if architecture == "mnist":
@@ -262,3 +267,50 @@ class InfoGAN(GANModule):
         information, _ = self.information_loss(q, self._fake_codes)
         loss = self.objective.g_loss(fake_source, real_source) + information
         return loss, {"loss/g": loss, "info/g_information": information}
+
+    # ------------------------------------------------------------------------------------- persistence
+
+    #: 2: the noise is U(-1, 1) and the MNIST nets work on [0, 1] pixels, G ending in a sigmoid (commit cd36d40;
+    #: format 1: N(0, I) noise, the MNIST nets on [-1, 1] pixels with a tanh out of G)
+    checkpoint_format = 2
+
+    @classmethod
+    def unversioned_format(cls, checkpoint: dict) -> int:
+        """2 for a checkpoint written between cd36d40 and the zoo's format key (its hyperparameters have ``noise``)."""
+        return 2 if "noise" in checkpoint.get("hyper_parameters", {}) else 1
+
+    @classmethod
+    def migrate_checkpoint(cls, checkpoint: dict, old: int, source, generator_only: bool) -> str:
+        """Format 1 -> 2. The noise stays the N(0, I) it was trained with (``noise: normal``), and a checkpoint
+        from before the ``architecture`` option (7dca5fb) keeps the DCGAN nets it had: both exact. Table 1's MNIST
+        G converts exactly: its last layer's weights and bias doubled make sigmoid's output what tanh's was, since
+        tanh(a) = 2 sigmoid(2a) - 1 (and G maps p -> 2p - 1 to the zoo's pixels). Its D has no exact conversion:
+        its first convolution zero-pads [-1, 1] pixels, and 0 there is grey, where the current D zero-pads [0, 1]
+        pixels (black); so only a ``generator_only`` reader (sample, evaluate) gets the G, and training from it is
+        refused."""
+        hparams = checkpoint["hyper_parameters"]
+        hparams.setdefault("noise", "normal")
+        hparams.setdefault("architecture", "dcgan")
+        notes = ["noise normal (the N(0, I) it was trained with; U(-1, 1) is the default since format 2)"]
+        architecture = resolved_architecture(hparams["architecture"], hparams["channels"], hparams["resolution"])
+        if architecture != "mnist":
+            return notes[0]
+        if not generator_only:
+            raise ZooError(
+                f"{source} is a format-1 infogan checkpoint (written before commit cd36d40): its MNIST nets were "
+                "trained on [-1, 1] pixels with a tanh out of G, where they now work on [0, 1] pixels (a sigmoid out "
+                "of G). Its G converts exactly, so `python cli.py sample` and `evaluate` read it; its D, whose first "
+                "convolution zero-pads [-1, 1] pixels, has no exact conversion, so training cannot resume from it: "
+                "retrain it with the current zoo (python cli.py fit --model infogan ...)"
+            )
+        state = checkpoint["state_dict"]
+        for net in ("generator.net.", "generator_ema.net."):
+            layers = {int(k[len(net) :].split(".")[0]) for k in state if k.startswith(net)}
+            if layers:
+                for name in ("weight", "bias"):
+                    state[f"{net}{max(layers)}.{name}"] = 2 * state[f"{net}{max(layers)}.{name}"]
+        notes.append(
+            "G's tanh output became the sigmoid's: its last layer doubled (tanh(a) = 2 sigmoid(2a) - 1), the same "
+            "samples; its D has no exact conversion and is left as saved: use this model to sample and evaluate only"
+        )
+        return "; ".join(notes)

@@ -17,7 +17,7 @@ import torch
 from pytorch_lightning.cli import LightningCLI
 
 from zoo.argument_parser import ZooArgumentParser
-from zoo.errors import ZooError
+from zoo.errors import ZooError, plain_warning
 from zoo.registry import init_parameters
 from zoo.run_loggers import (
     LOGGER_CHOICES,
@@ -112,11 +112,6 @@ class LightningChatter(logging.Filter):
         if record.levelno >= logging.WARNING:
             return True
         return not str(Path(record.pathname).resolve()).startswith(self.folders)
-
-
-def plain_warning(message, category, filename, lineno, line=None) -> str:
-    """``warning: <message>``, without the file:line prefix and source line Python and Lightning print."""
-    return f"warning: {message}\n"
 
 
 def quiet_lightning() -> None:

@@ -9,31 +9,45 @@ and compute both players' losses on G(z'). g is taken with ``create_graph``, so 
 D's parameters and both updates back-propagate through it: the second-order terms the paper analyses are the
 method. The regulariser R_z = w_r ||dz||^2 is added to both losses.
 
-Where each constant comes from (checked again for issue 22; the PDF and its appendix table could not be read
-offline: the stored copies of the paper's pages, arxiv-vanity and deepai, return only the abstract and the
-introduction, so no value below is confirmed against Algorithm 1, Eq. 5-9 or the BigGAN-deep hyperparameter
-table itself; [Q] is the paper's text as quoted by a secondary page, [V] what a public implementation does):
+Where each constant comes from (issue 22). [P] is the paper's own text: its ImageNet section (Sec. 5.2; it
+refers back to "section 5.1" for SN-GAN), read verbatim in a public copy of that paragraph (a 2019-12-11 post
+presenting the arXiv version whose abstract reads "we improve CS-GAN with natural gradient-based latent
+optimisation"; the stored copies of the paper's pages, arxiv-vanity, deepai and a2c.fyi, reach only the abstract,
+the introduction and the first figure captions). [Q] is the paper as summarised by a secondary page, [V] what a
+public implementation does.
 
-- the step dz = alpha g / (beta + ||g||^2): natural gradient with the empirical Fisher F' = g g^T + beta I
-  ("Tikhonov damping"), [Q] paperswithcode's LOGAN method summary (mirrored at vietanh.dev/glossary/logan),
-  inverted in closed form by the Sherman-Morrison identity; the same form is StudioGAN's ``latent_optimise``
-  (POSTECH-CVLab/PyTorch-StudioGAN src/utils/losses.py) [V];
-- z ~ U(-1, 1) "to be consistent with the clipping", z' = [z + dz] clipped to [-1, 1], and the BigGAN-deep
-  changes (z of 256, leaky ReLU 0.2): [Q] the same method summary;
-- alpha 0.9: [Q] the ImageNet section as quoted in the project's research brief (and its SN-GAN section's "the
-  same large step size alpha = 0.9"); StudioGAN's CIFAR-10 LOGAN config also has lo_alpha 0.9 [V];
-- beta 5, 50% of z optimised, w_r 300: [Q] the ImageNet section as quoted in the research brief only.
-  StudioGAN's CIFAR-10 config differs (lo_beta 0.1, lo_rate 0.8 drawn per sample, lo_lambda 0.1) and its
-  README says it did not reproduce LOGAN, so it is no evidence against the paper's values;
-- the regulariser in both players' losses: [Q] emergentmind's LOGAN summary ("added to both losses").
+- alpha 0.9 [P Sec. 5.2: "the same large step size" as in SN-GAN, Sec. 5.1]; beta 5.0 [P Sec. 5.2: "much
+  heavier damping is essential for BigGAN"]; 50% of z's elements optimised [P Sec. 5.2]; w_r 300.0 for the
+  regulariser R_z (the paper's eq. 17) [P Sec. 5.2: deeper models have larger Lipschitz constants, as in Tanaka
+  2019]; every other hyper-parameter (learning rates, batch 2048, so BigGAN-deep's hinge loss) as BigGAN-deep's
+  [P Sec. 5.2]. These are ``LatentOptimised``'s defaults.
+- BigGAN-deep's three changes [P Sec. 5.2], the paper's BigGAN-deep baseline too: z of 256 instead of 128 "to
+  compensate the randomness of the source lost when optimising z", p(z) = U(-1, 1) instead of N(0, 1) "to be
+  consistent with the clipping operation (Algorithm 1)" (so the clip to [-1, 1] is Algorithm 1's), and leaky
+  ReLU of slope 0.2 instead of ReLU for a smoother df/dz. The switch brings the prior on every entry
+  (``latent_prior``) and the other two on biggan_deep (``paper_architecture``); biggan, which the paper did not
+  use, keeps its own z and ReLU.
+- the step: natural gradient with the empirical Fisher F' = g g^T + beta I [Q paperswithcode's LOGAN method
+  summary, mirrored at vietanh.dev/glossary/logan]; dz = alpha F'^-1 g is exactly alpha g / (beta + ||g||^2)
+  (Sherman-Morrison; tests/test_logan.py checks it against a linear solve); the same form is StudioGAN's
+  ``latent_optimise`` (POSTECH-CVLab/PyTorch-StudioGAN src/utils/losses.py) [V].
+- gradients through dz: [Q] a2c.fyi's Figure 3 caption (the improved latent comes from the gradient of the
+  generator loss, which with BigGAN-deep's hinge loss is -f, and its second forward pass gives both players'
+  gradients) and emergentmind's summary (the updates keep the second-order terms through dz). With the zoo's
+  other objectives the step still ascends f = D(G(z)), not that objective's generator loss.
+- R_z = w_r ||dz||^2 in both players' losses: [Q] emergentmind's LOGAN summary ("added to both losses"); the
+  text of eq. 17 itself was not read.
+- not found: Sec. 5.1's SN-GAN / CIFAR-10 values beyond alpha 0.9. Sec. 5.2's wording implies lighter damping,
+  all of z and a smaller w_r there, but the numbers were not read, so no SN-GAN preset is offered. StudioGAN's
+  CIFAR-10 config (lo_beta 0.1, lo_rate 0.8 of the samples, lo_lambda 0.1) is no evidence for them: its README
+  says it did not reproduce LOGAN.
 
-No source found disagrees with the defaults, so they are unchanged. Reading choices the quoted text
-does not settle: the mask is drawn per sample (each row optimises exactly round(fraction x dims) elements) and
-restricts g before the step, so ||g||^2 runs over the optimised elements (the natural gradient in that subspace);
-D and G are updated simultaneously from one computation of both losses (Algorithm 1 updates theta_D and theta_G
-together), so with ``d_steps`` > 1 the other iterations update D alone; sampling (``cli.py sample``) draws z from
-the prior without optimising it. Two backward passes per iteration (one per player, ``inputs=``): untested
-under DDP.
+Reading choices the paper's sentence does not settle: the mask is drawn per sample (each row optimises exactly
+round(fraction x dims) elements) and restricts g before the step, so ||g||^2 runs over the optimised elements
+(the natural gradient in that subspace); D and G are updated simultaneously from one computation of both losses
+(Algorithm 1 updates theta_D and theta_G together), so with ``d_steps`` > 1 the other iterations update D alone;
+sampling (``cli.py sample``) draws z from the prior without optimising it. Two backward passes per iteration (one
+per player, ``inputs=``): untested under DDP.
 """
 
 from __future__ import annotations
@@ -45,6 +59,21 @@ from zoo.base import GANModule, split_batch
 from zoo.errors import ZooError
 
 PRIORS = ("normal", "uniform")
+#: Sec. 5.2 [P]: LOGAN's BigGAN-deep has z of 256 (BigGAN-deep: 128) and leaky ReLU of slope 0.2 (BigGAN-deep: ReLU)
+PAPER_LATENT_DIM = 256
+PAPER_LEAKY_RELU_SLOPE = 0.2
+
+
+def paper_architecture(
+    latent_optimisation: bool, latent_dim: int | None, leaky_relu_slope: float | None, own_latent_dim: int
+) -> tuple[int, float | None]:
+    """(latent_dim, leaky_relu_slope) of a BigGAN-deep: the values given, else LOGAN's (Sec. 5.2: 256 and 0.2)
+    with latent optimisation, else the entry's own (``own_latent_dim`` and None, ReLU)."""
+    if latent_dim is None:
+        latent_dim = PAPER_LATENT_DIM if latent_optimisation else own_latent_dim
+    if leaky_relu_slope is None and latent_optimisation:
+        leaky_relu_slope = PAPER_LEAKY_RELU_SLOPE
+    return latent_dim, leaky_relu_slope
 
 
 def natural_gradient_step(
@@ -82,10 +111,10 @@ class LatentOptimised(GANModule):
         """
         Args:
             latent_optimisation: LOGAN's natural-gradient step on z before both players' losses.
-            lo_step_size: alpha (0.9).
-            lo_damping: beta, the Tikhonov damping of the empirical Fisher (5.0).
-            lo_fraction: the fraction of z's elements optimised, per sample (0.5).
-            lo_weight: w_r of the regulariser w_r ||dz||^2 in both losses (300.0).
+            lo_step_size: alpha (0.9, Sec. 5.2).
+            lo_damping: beta, the Tikhonov damping of the empirical Fisher (5.0, Sec. 5.2).
+            lo_fraction: the fraction of z's elements optimised, per sample (0.5, Sec. 5.2).
+            lo_weight: w_r of the regulariser w_r ||dz||^2 in both losses (300.0, Sec. 5.2).
             latent_prior: normal (N(0, I)) or uniform (U(-1, 1)); None: uniform with latent_optimisation
                 (LOGAN, to match the clipping), else normal.
         """

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from datamodules.base import to_unit_range
 from zoo.base import GANModule, eval_mode, make_optimizer
 from zoo.errors import ZooError
-from zoo.nets.triplegan import TripleGANClassifier, TripleGANDiscriminator, TripleGANGenerator
+from zoo.nets.triplegan import BN_EPS, TripleGANClassifier, TripleGANDiscriminator, TripleGANGenerator
 from zoo.seeding import iteration_seed
 
 REAL_PAIRS = ("labelled_and_pseudo", "labelled")
@@ -451,3 +451,34 @@ class TripleGAN(GANModule):
     def set_extra_state(self, state: dict) -> None:
         super().set_extra_state(state)
         self.classifier_steps = int(state.get("classifier_steps", 0))
+
+    #: 2: C's batch norm keeps lasagne's running mean and inverse std (commit 54e29e7; format 1: PyTorch's
+    #: running_mean and running_var)
+    checkpoint_format = 2
+
+    @classmethod
+    def unversioned_format(cls, checkpoint: dict) -> int:
+        """2 for a checkpoint written between 54e29e7 and the zoo's format key (its C has ``inv_std`` buffers)."""
+        return 2 if any(k.endswith(".inv_std") for k in checkpoint["state_dict"]) else 1
+
+    @classmethod
+    def migrate_checkpoint(cls, checkpoint: dict, old: int, source, generator_only: bool) -> str:
+        """Format 1 -> 2, exact: each of C's (and C's average's) ``nn.BatchNorm2d`` buffers become
+        ``LasagneBatchNorm``'s: ``mean`` = running_mean, ``inv_std`` = 1 / sqrt(running_var + eps) with BN's eps
+        (1e-4, which both formats use), so that the ``inv_std**-2 - eps`` the new layer normalizes with in eval mode
+        is the old running variance; ``num_batches_tracked`` goes (lasagne's layer counts nothing)."""
+        state = checkpoint["state_dict"]
+        converted = 0
+        for key in [
+            k for k in state if k.startswith(("classifier.", "classifier_average.")) and k.endswith(".running_var")
+        ]:
+            layer = key[: -len("running_var")]
+            variance = state.pop(key)
+            state[layer + "inv_std"] = (variance.double() + BN_EPS).rsqrt().to(variance.dtype)
+            state[layer + "mean"] = state.pop(layer + "running_mean")
+            state.pop(layer + "num_batches_tracked", None)
+            converted += 1
+        return (
+            f"the {converted} batch norms of C and its average now keep lasagne's running mean and inverse std "
+            f"1 / sqrt(running_var + {BN_EPS:g}) (the same eval outputs)"
+        )

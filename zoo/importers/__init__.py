@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from zoo.checkpoint_format import FORMAT_KEY
 from zoo.errors import ZooError
 
 
@@ -98,6 +99,7 @@ def to_checkpoint(imported: Imported) -> dict:
         "state_dict": model.state_dict(),
         "hyper_parameters": dict(model.hparams),
         "zoo_model": imported.model,
+        FORMAT_KEY: model.checkpoint_format,
         "pytorch-lightning_version": pl.__version__,
         "epoch": 0,
         "global_step": 0,

@@ -1,0 +1,189 @@
+"""benchmarks/protocol_script.py's device gate for the measured protocols (semi_supervised, infogan, lapgan,
+cocogan, logan): ``--device cuda --record`` without a GPU records the exact command as not measured and trains
+nothing, without ``--record`` it stops with one message, and the ready GPU commands in benchmarks/RESULTS.md parse
+with their protocol's options and rebuild themselves word for word (so they never rot); semi_supervised's
+``--lr_decay`` (the script's decay, for the full schedule on a GPU) reaches the model."""
+
+import argparse
+import re
+import shlex
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from benchmarks import cocogan, infogan, lapgan, logan, protocol_script, semi_supervised
+from benchmarks.results import RESULTS
+
+NOT_MEASURED = "not measured: no GPU lent (torch.cuda.is_available() is False here); command: "
+#: protocol -> (its module, options given, the command it records, the block's heading)
+PROTOCOLS = {
+    "semi_supervised": (
+        semi_supervised,
+        "--root data --seeds 0 1 --iterations 7",
+        (
+            "python benchmarks/quality.py semi_supervised --root data --seeds 0 1 --arms triplegan classifier_only "
+            "--labelled 100 --pretrain_iterations 50 --iterations 7 --labelled_batch 100 --batch_size 500 "
+            "--classifier_unlabelled 100 --generated_batch 200 --pseudo_label_fraction 0.3 --jobs 1 --device cuda "
+            "--block b-gpu --record"
+        ),
+        "Semi-supervised MNIST, 100 labels: Triple-GAN vs its classifier alone",
+    ),
+    "infogan": (
+        infogan,
+        "--root data --seeds 3 --iterations 9",
+        (
+            "python benchmarks/quality.py infogan --root data --seeds 3 --iterations 9 --batch_size 128 --width 64 "
+            "--samples 2000 --out_dir benchmarks/outputs/infogan --jobs 1 --device cuda --block b-gpu --record"
+        ),
+        "InfoGAN on MNIST: the categorical code as a digit classifier, the continuous codes",
+    ),
+    "lapgan": (
+        lapgan,
+        "--root data --minutes 2.5 --width 64",
+        (
+            "python benchmarks/quality.py lapgan --root data --minutes 2.5 --batch_size 128 --width 64 --base_g_hidden "
+            "1200 --base_d_hidden 600 --eval_samples 10000 --seed 0 --device cuda --block b-gpu --record"
+        ),
+        "LAPGAN vs a single-scale GAN on MNIST (2.5 min each)",
+    ),
+    "cocogan": (
+        cocogan,
+        "--root data --minutes 3 --model_args '{\"d_lr\":0.0001}'",
+        (
+            "python benchmarks/quality.py cocogan --root data --minutes 3 --batch_size 64 --width 16 --model_args "
+            "'{\"d_lr\": 0.0001}' --eval_samples 2000 --regressor_steps 300 --seed 0 --device cuda --block b-gpu "
+            "--record"
+        ),
+        "COCO-GAN on MNIST: parts and wholes (3 min)",
+    ),
+    "logan": (
+        logan,
+        "--root data --parts mnist --toy_kimg 2.5",
+        (
+            "python benchmarks/quality.py logan --parts mnist --variants baseline logan --mixtures ring grid --seeds "
+            "0 1 2 --toy_kimg 2.5 --jobs 1 --root data --generator_steps 200 --width 8 --batch_size 64 --eval_samples "
+            "5000 --seed 0 --device cuda --block b-gpu --record"
+        ),
+        "LOGAN: latent optimisation vs none at equal G steps",
+    ),
+}
+
+
+def parse(module, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+@pytest.fixture
+def no_gpu(monkeypatch, tmp_path):
+    """No CUDA, a temporary RESULTS.md; returns its path."""
+    results = tmp_path / "RESULTS.md"
+    monkeypatch.setattr(protocol_script, "RESULTS", results)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    return results
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_cuda_without_a_gpu_records_the_exact_command_as_not_measured_and_trains_nothing(name, no_gpu, monkeypatch):
+    module, options, command, heading = PROTOCOLS[name]
+    monkeypatch.setattr(module, "run", lambda args: pytest.fail("it trained"))
+    module.main_with(parse(module, [*shlex.split(options), "--device", "cuda", "--block", "b-gpu", "--record"]))
+    assert no_gpu.read_text() == (
+        f"# Measured results\n\n## {heading}\n\n<!-- b-gpu:start -->\n{NOT_MEASURED}`{command}`\n<!-- b-gpu:end -->\n"
+    )
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_cuda_without_a_gpu_and_without_record_stops_with_one_message(name, no_gpu, monkeypatch):
+    module, options, _, _ = PROTOCOLS[name]
+    monkeypatch.setattr(module, "run", lambda args: pytest.fail("it trained"))
+    with pytest.raises(SystemExit, match=r"^--device cuda: no GPU here \(torch.cuda.is_available\(\) is False\)"):
+        module.main_with(parse(module, [*shlex.split(options), "--device", "cuda"]))
+    assert not no_gpu.exists()
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_the_cpu_command_names_no_device(name):
+    module, options, command, _ = PROTOCOLS[name]
+    args = parse(module, [*shlex.split(options), "--block", "b-gpu"])
+    assert args.device == "cpu"
+    assert protocol_script.command_line(module, args) == command.replace(" --device cuda", "")
+
+
+def test_a_measured_run_gets_the_timing_line_the_table_and_its_block(tmp_path, monkeypatch):
+    ticks = iter([10.0, 130.0])
+    monkeypatch.setattr(protocol_script.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr(protocol_script, "machine", lambda device: f"machine of {device}")
+    monkeypatch.setattr(protocol_script, "command_line", lambda module, args: "python x --record")
+    module = SimpleNamespace(
+        title=lambda args: "Heading",
+        run=lambda args: {"value": 4},
+        table=lambda result, args: f"| value | {result['value']} |",
+    )
+    args = argparse.Namespace(device="cpu", block="x", record=True)
+    result = protocol_script.report_protocol(module, args, tmp_path / "RESULTS.md")
+    assert result == {"value": 4}
+    assert (tmp_path / "RESULTS.md").read_text() == (
+        "# Measured results\n\n## Heading\n\n<!-- x:start -->\n"
+        "`python x --record` on machine of cpu: 2.0 min in all.\n\n| value | 4 |\n<!-- x:end -->\n"
+    )
+
+
+def ready_commands() -> dict[str, str]:
+    """block name -> the command of each not-measured block in benchmarks/RESULTS.md."""
+    pattern = re.compile(r"<!-- ([\w-]+):start -->\n" + re.escape(NOT_MEASURED) + r"`([^`]+)`\n<!-- \1:end -->")
+    return dict(pattern.findall(RESULTS.read_text()))
+
+
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_the_ready_gpu_command_in_results_parses_and_rebuilds_itself(name):
+    module = PROTOCOLS[name][0]
+    prefix = ["python", "benchmarks/quality.py", name]
+    ready = {b: c for b, c in ready_commands().items() if shlex.split(c)[:3] == prefix}
+    assert ready, f"no ready GPU command of {name} in RESULTS.md"
+    for block, command in ready.items():
+        args = parse(module, shlex.split(command)[3:])
+        assert (args.device, args.block, args.record) == ("cuda", block, True)
+        assert protocol_script.command_line(module, args) == command
+
+
+def test_budget_clock_is_cpu_time_on_the_cpu_and_wall_time_on_a_gpu():
+    import time
+
+    assert lapgan.budget_clock("cpu") is time.process_time
+    assert lapgan.budget_clock("cuda") is time.perf_counter
+
+
+@pytest.mark.parametrize("flag, start_kimg", [([], None), (["--lr_decay"], 4.0)])
+def test_lr_decay_follows_the_script_per_600_iterations_from_where_r_p_starts(flag, start_kimg, monkeypatch):
+    import zoo.triplegan
+
+    built = {}
+
+    def capture(**kwargs):
+        built.update(kwargs)
+        raise InterruptedError  # nothing to train: the arguments are what is checked
+
+    monkeypatch.setattr(zoo.triplegan, "TripleGAN", capture)
+    args = parse(semi_supervised, ["--pretrain_iterations", "10", "--iterations", "100", "--batch_size", "100", *flag])
+    with pytest.raises(InterruptedError):
+        semi_supervised.train_and_score("triplegan", 0, args)
+    # R_P and the decay from 10 + 0.3 x 100 iterations of 100 unlabelled images; the decay's period 600 iterations
+    assert built["pseudo_label_kimg"] == pytest.approx(4.0)
+    assert built["lr_decay_start_kimg"] == (None if start_kimg is None else pytest.approx(start_kimg))
+    assert built["lr_decay_every_kimg"] == pytest.approx(60.0)
+    assert ("--lr_decay" in protocol_script.command_line(semi_supervised, args)) == bool(flag)
+
+
+def test_quality_py_runs_the_gate_for_its_delegated_protocols(no_gpu, monkeypatch):
+    import sys
+
+    from benchmarks import quality
+
+    monkeypatch.setattr(lapgan, "run", lambda args: pytest.fail("it trained"))
+    argv = ["quality.py", "lapgan", "--root", "data", "--minutes", "2.5", "--width", "64", "--device", "cuda"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--block", "b-gpu", "--record"])
+    quality.main()
+    assert f"{NOT_MEASURED}`{PROTOCOLS['lapgan'][2]}`" in no_gpu.read_text()
