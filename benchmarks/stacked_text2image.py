@@ -24,7 +24,6 @@ import itertools
 import json
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -35,8 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import text2image
-from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
+from benchmarks.protocol_script import report_protocol
 
 #: configs/stackgan/captioned_mnist.yaml's widths, D conditioning and conditioning augmentation, the TF original's:
 #: D reads the caption embedding (under the PyTorch port's mu the KL term leaves D no text on captioned MNIST,
@@ -128,12 +126,11 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
         raise SystemExit(
             f"unknown rows {unknown}; choose {', '.join(STACKGAN_ROWS)} or rows of: {', '.join(text2image.ENTRIES)}"
         )
-    started = time.perf_counter()
     classifier = classifier or load_classifier(args.root, device=args.device)
     train_data, test_data = text2image.datamodule(args, train=True), text2image.datamodule(args, train=False)
     test_data.attach_text_embeddings()
     evaluation = text2image.EvaluationSet(test_data, args.eval_images, args.seed)
-    result = {"machine": machine(args.device), "entries": {}}
+    result = {"entries": {}}
     with tempfile.TemporaryDirectory() as folder:
         for row in args.entries:
             pl.seed_everything(args.seed, verbose=False)
@@ -150,21 +147,14 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
                 "train_s": train_s,
             }
             print(json.dumps({row: result["entries"][row]}), flush=True)
-    result["total_s"] = time.perf_counter() - started
-    if args.record:
-        title = f"StackGAN and StackGAN++ on captioned MNIST, stage by stage ({args.generator_steps} G steps)"
-        record_block(args.block, title, table(result, args))
     return result
 
 
+def title(args: argparse.Namespace) -> str:
+    return f"StackGAN and StackGAN++ on captioned MNIST, stage by stage ({args.generator_steps} G steps)"
+
+
 def table(r: dict, args: argparse.Namespace) -> str:
-    limit = f" --limit {args.limit}" if args.limit is not None else ""
-    command = (
-        f"python benchmarks/quality.py stacked_text2image --root {args.root} --out {args.out}{limit} "
-        f"--text_encoder_steps {args.text_encoder_steps} --entries {' '.join(args.entries)} --generator_steps "
-        f"{args.generator_steps} --batch_size {args.batch_size} --eval_images {args.eval_images} "
-        f"--diversity_samples {args.diversity_samples} --seed {args.seed} --block {args.block} --record"
-    )
     protocol = (
         "Protocol: benchmarks/text2image.py's (captioned MNIST with the zoo's char-CNN-RNN embeddings, one sample "
         f"per test image, {args.eval_images} test images; accuracies on seen / held-out combinations), batch "
@@ -201,8 +191,7 @@ def table(r: dict, args: argparse.Namespace) -> str:
             )
             + (f"; scale consistency {', '.join(f'{v:.3f}' for v in consistency)}" if consistency else "")
         )
-    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
-    return "\n".join([timing, "", protocol, "", *header, *rows, "", *notes])
+    return "\n".join([protocol, "", *header, *rows, "", *notes])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -212,7 +201,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main_with(args: argparse.Namespace) -> None:
-    print(table(run(args), args))
+    report_protocol(sys.modules[__name__], args)
 
 
 if __name__ == "__main__":

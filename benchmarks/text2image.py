@@ -46,8 +46,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
+from benchmarks.protocol_script import add_device_argument, report_protocol
 from datamodules.digit_attributes import attribute_levels
 from datamodules.text_embeddings import image_feature_extractor
 
@@ -96,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval_images", type=int, default=2000, help="test images whose texts are sampled")
     parser.add_argument("--diversity_samples", type=int, default=64, help="samples per caption for diversity")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device_argument(parser)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (measurements: 1)")
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument("--block", default="text2image-mnist", help="the RESULTS.md block it replaces (one per budget)")
@@ -285,8 +284,7 @@ def datamodule(args: argparse.Namespace, train: bool):
 
 
 def run(args: argparse.Namespace, classifier=None) -> dict:
-    """Trains and scores every row (with ``classifier``, or the zoo's MNIST classifier); returns every number and,
-    with ``--record``, writes the table."""
+    """Trains and scores every row (with ``classifier``, or the zoo's MNIST classifier); returns every number."""
     import pytorch_lightning as pl
 
     from metrics.mnist_classifier import load_classifier
@@ -296,7 +294,6 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
     unknown = [row for row in args.entries if row not in ENTRIES]
     if unknown:
         raise SystemExit(f"unknown rows {unknown}; choose from: {', '.join(ENTRIES)}")
-    started = time.perf_counter()
     classifier = classifier or load_classifier(args.root, device=args.device)
     train_data, test_data = datamodule(args, train=True), datamodule(args, train=False)
     test_data.attach_text_embeddings()
@@ -304,7 +301,6 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
     feature_name = test_data.text_cache["settings"]["image_features"]
     features = image_feature_extractor(feature_name, args.root)
     result = {
-        "machine": machine(args.device),
         "image_features": feature_name,
         "encoder_zero_shot": test_data.text_cache["scores"].get("test"),
         "encoder_probe": encoder_probe(evaluation, features(evaluation.real)),
@@ -325,23 +321,14 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
             "train_s": train_s,
         }
         print(json.dumps({row: result["entries"][row]}), flush=True)
-    result["total_s"] = time.perf_counter() - started
-    if args.record:
-        title = f"Text to image on captioned MNIST ({args.generator_steps} G steps)"
-        record_block(args.block, title, table(result, args))
     return result
 
 
+def title(args: argparse.Namespace) -> str:
+    return f"Text to image on captioned MNIST ({args.generator_steps} G steps)"
+
+
 def table(r: dict, args: argparse.Namespace) -> str:
-    extra = f" --model_args '{json.dumps(args.model_args)}'" if args.model_args else ""
-    limit = f" --limit {args.limit}" if args.limit is not None else ""
-    limit += f" --text_encoder_steps {args.text_encoder_steps}"
-    command = (
-        f"python benchmarks/quality.py text2image --root {args.root} --out {args.out}{limit} --entries "
-        f"{' '.join(args.entries)} --generator_steps {args.generator_steps} --batch_size {args.batch_size} --width "
-        f"{args.width} --text_features {args.text_features}{extra} --eval_images {args.eval_images} "
-        f"--diversity_samples {args.diversity_samples} --seed {args.seed} --block {args.block} --record"
-    )
     zero_shot = r["encoder_zero_shot"]
     stacked = [row for row in args.entries if ENTRIES[row]["model"] == "stackgan2"]
     stacked_note = (
@@ -390,14 +377,11 @@ def table(r: dict, args: argparse.Namespace) -> str:
     rows = [row_line("real test digits", r["real"])]
     for name, e in r["entries"].items():
         rows.append(row_line(name, e, e["generator_steps"], f"{e['train_s'] / 60:.1f}", f"{e['auc']:.3f}"))
-    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
-    return "\n".join([timing, "", protocol, "", probe_line, "", *header, *rows])
+    return "\n".join([protocol, "", probe_line, "", *header, *rows])
 
 
 def main_with(args: argparse.Namespace) -> None:
-    """Runs the benchmark for parsed ``add_arguments`` options and prints the table."""
-    result = run(args)
-    print(table(result, args))
+    report_protocol(sys.modules[__name__], args)
 
 
 if __name__ == "__main__":

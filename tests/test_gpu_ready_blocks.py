@@ -1,7 +1,7 @@
-"""benchmarks/protocol_script.py's device gate for the measured protocols (semi_supervised, infogan, lapgan,
-cocogan, logan): ``--device cuda --record`` without a GPU records the exact command as not measured and trains
-nothing, without ``--record`` it stops with one message, and the ready GPU commands in benchmarks/RESULTS.md parse
-with their protocol's options and rebuild themselves word for word (so they never rot); semi_supervised's
+"""benchmarks/protocol_script.py's device gate for the measured protocols (semi_supervised, infogan, lapgan, cocogan,
+logan, stacked_text2image): ``--device cuda --record`` without a GPU records the exact command as not measured and
+trains nothing, without ``--record`` it stops with one message, and the ready GPU commands in benchmarks/RESULTS.md
+parse with their protocol's options and rebuild themselves word for word (so they never rot); semi_supervised's
 ``--lr_decay`` (the script's decay, for the full schedule on a GPU) reaches the model."""
 
 import argparse
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from benchmarks import cocogan, infogan, lapgan, logan, protocol_script, semi_supervised
+from benchmarks import cocogan, infogan, lapgan, logan, protocol_script, semi_supervised, stacked_text2image
 from benchmarks.results import RESULTS
 
 NOT_MEASURED = "not measured: no GPU lent (torch.cuda.is_available() is False here); command: "
@@ -66,6 +66,17 @@ PROTOCOLS = {
             "5000 --seed 0 --device cuda --block b-gpu --record"
         ),
         "LOGAN: latent optimisation vs none at equal G steps",
+    ),
+    "stacked_text2image": (
+        stacked_text2image,
+        "--root data --entries stackgan --generator_steps 5",
+        (
+            "python benchmarks/quality.py stacked_text2image --root data --out data/captioned_mnist "
+            "--text_encoder_steps 1500 --entries stackgan --generator_steps 5 --batch_size 64 --width 32 "
+            "--text_features 32 --eval_images 2000 --diversity_samples 64 --seed 0 --device cuda --threads 1 "
+            "--block b-gpu --record"
+        ),
+        "StackGAN and StackGAN++ on captioned MNIST, stage by stage (5 G steps)",
     ),
 }
 

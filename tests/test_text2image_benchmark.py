@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from benchmarks import text2image
+from benchmarks import protocol_script, text2image
 from datamodules import text_embeddings
 from datamodules.captioned_mnist import build, class_id
 from datamodules.captions import CaptionsDataModule
@@ -64,4 +64,7 @@ def test_the_protocol_end_to_end_at_a_tiny_budget(tmp_path, monkeypatch):
     assert result["real"]["slant_seen"] > 0.8 and result["real"]["thickness_seen"] > 0.6
     assert not math.isnan(result["real"]["slant_held_out"])
     text = text2image.table(result, args)
-    assert "| gan_t2i | 2 |" in text and "| baseline | 2 |" in text and "--record" in text
+    assert "| gan_t2i | 2 |" in text and "| baseline | 2 |" in text
+    command = protocol_script.command_line(text2image, args)  # the line report_protocol records above the table
+    assert command.startswith("python benchmarks/quality.py text2image --root ") and command.endswith(" --record")
+    assert f"--entries gan_t2i baseline --generator_steps 2 --batch_size {args.batch_size} " in command
