@@ -84,6 +84,23 @@ def test_stackgan_shapes_at_both_stages():
         StageOneGenerator(resolution=24)
 
 
+def test_stackgan_stage_two_encoder_halvings_set_the_grid_of_the_residual_blocks():
+    """The port halves the stage-I image twice (64 px -> 16x16); 1 or 0 halvings keep an 8x8 or 16x16 grid for a
+    16 px stage I, with one upsampling block fewer per halving kept, and the same layer names."""
+    stage_one = StageOneGenerator(text_dim=12, latent_dim=7, condition_dim=5, ngf=4, resolution=16, channels=1)
+    port = StageTwoGenerator(stage_one, 16, text_dim=12, condition_dim=5, ngf=4, residual_blocks=1, resolution=32)
+    for halvings, grid in [(2, 4), (1, 8), (0, 16)]:
+        g = StageTwoGenerator(
+            stage_one, 16, 12, 5, ngf=4, residual_blocks=1, resolution=32, channels=1, encoder_halvings=halvings
+        )
+        assert g.encoder(torch.randn(2, 1, 16, 16)).shape == (2, 16, grid, grid)
+        assert len(g.upsample) == {4: 3, 8: 2, 16: 1}[grid]
+        assert [k for k in g.encoder.state_dict()] == [k for k in port.encoder.state_dict()]
+        assert g(torch.randn(2, 7), torch.randn(2, 12))[0][1].shape == (2, 1, 32, 32)
+    with pytest.raises(ZooError, match="encoder_halvings is 0, 1 or 2"):
+        StageTwoGenerator(stage_one, 16, 12, 5, ngf=4, resolution=32, channels=1, encoder_halvings=3)
+
+
 def test_stackgan2_shapes_at_every_scale():
     g = TreeGenerator(text_dim=12, latent_dim=7, condition_dim=5, ngf=8, base_resolution=8, scales=3, channels=1)
     images, mu, _logvar = g(torch.randn(2, 7), torch.randn(2, 12))

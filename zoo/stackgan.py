@@ -104,6 +104,7 @@ class StackGAN(StagedImages, TextToImageGAN):
         ndf: int = 64,
         condition_dim: int = 128,
         residual_blocks: int = 4,
+        encoder_halvings: int = 2,
         kl_weight: float = 2.0,
         ca_activation: str = "relu",
         d_condition: str = "mu",
@@ -126,6 +127,8 @@ class StackGAN(StagedImages, TextToImageGAN):
             ndf: DF_DIM: the discriminators' first width (64 birds).
             condition_dim: size of the conditioning-augmentation code c (128).
             residual_blocks: stage II's residual blocks (R_NUM: 4 birds, 2 COCO).
+            encoder_halvings: stage II's encoder halves the stage-I image this many times before the residual
+                blocks: 2 (the port: 64 px -> 16x16); 1 or 0 is a deviation that keeps a finer grid.
             kl_weight: weight of the KL term in G's loss (COEFF.KL 2.0).
             ca_activation: the conditioning augmentation's activation: relu (the PyTorch port) or leaky_relu (the TF
                 original's leaky_rectify 0.2, under which a mean or log-variance can be negative and keeps learning).
@@ -162,7 +165,17 @@ class StackGAN(StagedImages, TextToImageGAN):
             augment = conditioning_augmentation
             stage_one = StageOneGenerator(text, z, condition_dim, ngf, low, channels, ca_activation, augment)
             self.generator = StageTwoGenerator(
-                stage_one, low, text, condition_dim, ngf, residual_blocks, resolution, channels, ca_activation, augment
+                stage_one,
+                low,
+                text,
+                condition_dim,
+                ngf,
+                residual_blocks,
+                resolution,
+                channels,
+                ca_activation,
+                augment,
+                encoder_halvings,
             )
             narrowings = doublings(low, resolution, "StackGAN stage II")  # back to stage I's D width: 2 at 64 -> 256
             self.discriminator = StackGANDiscriminator(

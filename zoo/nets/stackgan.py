@@ -154,7 +154,11 @@ class StageTwoGenerator(nn.Module):
     -> 3x3 conv to ngf, ReLU, two stride-2 4x4 convs with BN and ReLU to 4 ngf at a quarter of its size; its own
     conditioning augmentation c tiled there and joined by a 3x3 conv (4 ngf, BN, ReLU); ``residual_blocks``
     residual blocks; upsampling blocks halving the width up to ``resolution``; 3x3 conv to the image, tanh.
-    At 64 -> 256 px: 16x16 -> 32 -> 64 -> 128 -> 256 with 256 -> 128 -> 64 -> 32 channels (ngf 128, 4 blocks)."""
+    At 64 -> 256 px: 16x16 -> 32 -> 64 -> 128 -> 256 with 256 -> 128 -> 64 -> 32 channels (ngf 128, 4 blocks).
+
+    ``encoder_halvings`` < 2 is a deviation (not the port's): that many of the two widening convs halve the size,
+    the others are stride-1 3x3 convs, so the residual blocks work on a finer grid (8x8 or 16x16 for a 16 px
+    stage I, where the port's ratio leaves 4x4) and fewer upsampling blocks follow."""
 
     def __init__(
         self,
@@ -168,25 +172,26 @@ class StageTwoGenerator(nn.Module):
         channels: int = 3,
         ca_activation: str = "relu",
         augment: bool = True,
+        encoder_halvings: int = 2,
     ):
         super().__init__()
+        if encoder_halvings not in (0, 1, 2):
+            raise ZooError(f"StackGAN stage II: encoder_halvings is 0, 1 or 2 (the port's), got {encoder_halvings}")
         if stage_one_resolution < 8:
             raise ZooError(f"StackGAN stage II: the stage-I images must be >= 8 px, got {stage_one_resolution}")
-        steps = doublings(stage_one_resolution // 4, resolution, "StackGAN stage II")
+        steps = doublings(stage_one_resolution >> encoder_halvings, resolution, "StackGAN stage II")
         if (ngf * 4) >> steps < 1:
             raise ZooError(f"StackGAN stage II: ngf {ngf} is too narrow for {resolution} px")
         self.stage_one = stage_one.requires_grad_(False)
         self.conditioning = ConditioningAugmentation(text_dim, condition_dim, ca_activation, augment)
-        self.encoder = nn.Sequential(
-            conv3x3(channels, ngf),
-            nn.ReLU(True),
-            nn.Conv2d(ngf, ngf * 2, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 2),
-            nn.ReLU(True),
-            nn.Conv2d(ngf * 2, ngf * 4, 4, 2, 1, bias=False),
-            nn.BatchNorm2d(ngf * 4),
-            nn.ReLU(True),
-        )
+        self.encoder = nn.Sequential(conv3x3(channels, ngf), nn.ReLU(True))
+        for i, width in enumerate((ngf * 2, ngf * 4)):
+            widening = (
+                nn.Conv2d(width // 2, width, 4, 2, 1, bias=False)
+                if i < encoder_halvings
+                else conv3x3(width // 2, width)
+            )
+            self.encoder.extend([widening, nn.BatchNorm2d(width), nn.ReLU(True)])
         self.joint = nn.Sequential(conv3x3(ngf * 4 + condition_dim, ngf * 4), nn.BatchNorm2d(ngf * 4), nn.ReLU(True))
         self.residual = nn.Sequential(*(ResidualBlock(ngf * 4) for _ in range(residual_blocks)))
         width = ngf * 4
