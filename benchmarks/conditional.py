@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
+from benchmarks.training import timed_fit
 from metrics.mode_coverage import kl_from_uniform
 from zoo.sampling import sample_batches
 
@@ -142,23 +143,9 @@ def accuracy_curve_callback(classifier, every: int, num_samples: int, seed: int)
 
 
 def train(model, data, args: argparse.Namespace, callbacks=()) -> float:
-    """Trains ``model`` for ``args.generator_steps`` generator updates; returns the seconds it took. The budget is
-    counted by the model's ``generator_steps``, not Lightning's optimizer steps, whose number per G update depends
-    on the entry's schedule (d_steps + 1 in the shared loop; StyleGAN2's NVlabs phases add regularization steps)."""
-    import pytorch_lightning as pl
-
-    class StopAfterGeneratorSteps(pl.Callback):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            trainer.should_stop = trainer.should_stop or pl_module.generator_steps >= args.generator_steps
-
-    trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_epochs=-1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        use_distributed_sampler=False, callbacks=[*callbacks, StopAfterGeneratorSteps()],
-    )  # fmt: skip
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    return time.perf_counter() - start
+    """Trains ``model`` on ``args.device`` for ``args.generator_steps`` generator updates (counted by the model, not
+    by Lightning's optimizer steps: ``benchmarks.training.stop_after``); returns the seconds it took."""
+    return timed_fit(model, data, args.device, callbacks, generator_steps=args.generator_steps)
 
 
 def run(args: argparse.Namespace, classifier=None) -> dict:
