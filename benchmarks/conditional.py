@@ -19,6 +19,10 @@ seeded latents each time, so the training itself is unchanged) and records the a
     python benchmarks/quality.py conditional --root ../shared/data --generator_steps 2000 --record
     python benchmarks/conditional.py --root ../shared/data --entries cgan acgan --generator_steps 200
 
+``--device cuda`` trains and scores on the GPU; without one it trains nothing: with ``--record`` it writes the command
+as not measured (as in block conditional-mnist-gpu), without it stops with one message
+(``protocol_script.skipped_without_gpu``).
+
 ``add_arguments`` and ``main_with`` let ``benchmarks/quality.py conditional`` run it; ``--record`` writes the
 table into benchmarks/RESULTS.md (block ``--block``, conditional-mnist by default).
 """
@@ -38,8 +42,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.protocol_script import add_device_argument, skipped_without_gpu
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
+from benchmarks.training import timed_fit
 from metrics.mode_coverage import kl_from_uniform
 from zoo.sampling import sample_batches
 
@@ -102,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--curve_every", type=int, default=0, help="score during training every N G steps (0: off)")
     parser.add_argument("--curve_samples", type=int, default=1000, help="samples scored at each curve point")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device_argument(parser)
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument(
         "--block", default="conditional-mnist", help="the RESULTS.md block it replaces (one per budget)"
@@ -142,23 +148,9 @@ def accuracy_curve_callback(classifier, every: int, num_samples: int, seed: int)
 
 
 def train(model, data, args: argparse.Namespace, callbacks=()) -> float:
-    """Trains ``model`` for ``args.generator_steps`` generator updates; returns the seconds it took. The budget is
-    counted by the model's ``generator_steps``, not Lightning's optimizer steps, whose number per G update depends
-    on the entry's schedule (d_steps + 1 in the shared loop; StyleGAN2's NVlabs phases add regularization steps)."""
-    import pytorch_lightning as pl
-
-    class StopAfterGeneratorSteps(pl.Callback):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            trainer.should_stop = trainer.should_stop or pl_module.generator_steps >= args.generator_steps
-
-    trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_epochs=-1, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        use_distributed_sampler=False, callbacks=[*callbacks, StopAfterGeneratorSteps()],
-    )  # fmt: skip
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    return time.perf_counter() - start
+    """Trains ``model`` on ``args.device`` for ``args.generator_steps`` generator updates (counted by the model, not
+    by Lightning's optimizer steps: ``benchmarks.training.stop_after``); returns the seconds it took."""
+    return timed_fit(model, data, args.device, callbacks, generator_steps=args.generator_steps)
 
 
 def run(args: argparse.Namespace, classifier=None) -> dict:
@@ -199,21 +191,29 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
         print(json.dumps({entry: result["entries"][entry]}), flush=True)
     result["total_s"] = time.perf_counter() - started
     if args.record:
-        title = f"Class-conditional MNIST: accuracy and class coverage ({args.generator_steps} G steps)"
-        record_block(args.block, title, table(result, args))
+        record_block(args.block, title(args), table(result, args))
     return result
 
 
-def table(r: dict, args: argparse.Namespace) -> str:
+def title(args: argparse.Namespace) -> str:
+    return f"Class-conditional MNIST: accuracy and class coverage ({args.generator_steps} G steps)"
+
+
+def command(args: argparse.Namespace) -> str:
+    """The command that reruns ``args`` and records block ``--block`` (``--device`` only when not the CPU)."""
     extra = f" --model_args '{json.dumps(args.model_args)}'" if args.model_args else ""
-    command = (
+    return (
         f"python benchmarks/quality.py conditional --root {args.root} --entries {' '.join(args.entries)} "
         f"--generator_steps {args.generator_steps} --batch_size {args.batch_size} --width {args.width}{extra} "
         f"--eval_samples {args.eval_samples} --seed {args.seed}"
         + (f" --curve_every {args.curve_every} --curve_samples {args.curve_samples}" if args.curve_every else "")
+        + (f" --device {args.device}" if args.device != "cpu" else "")
         + f" --block {args.block} --record"
     )
-    timing = f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
+
+
+def table(r: dict, args: argparse.Namespace) -> str:
+    timing = f"`{command(args)}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all."
     protocol = (
         f"Protocol: each entry trains on MNIST at {RESOLUTION} px (60k digits) with its own defaults"
         f"{' except the --model_args of the command' if args.model_args else ''}, G and D "
@@ -245,9 +245,10 @@ def table(r: dict, args: argparse.Namespace) -> str:
 
 
 def main_with(args: argparse.Namespace) -> None:
-    """Runs the benchmark for parsed ``add_arguments`` options and prints the table."""
-    result = run(args)
-    print(table(result, args))
+    """Runs the benchmark for parsed ``add_arguments`` options and prints the table; ``--device cuda`` without a GPU
+    trains nothing (``protocol_script.skipped_without_gpu``)."""
+    if not skipped_without_gpu(args.device, command(args), args.block, title(args), args.record):
+        print(table(run(args), args))
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ import multiprocessing
 import os
 import statistics
 import sys
-import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -50,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.protocol_script import add_device_argument, report_protocol
 from benchmarks.results import RESULTS
+from benchmarks.training import timed_fit
 
 ATTRIBUTES = ("slant", "thickness", "box width")
 SWEEP_VALUES = 10
@@ -131,13 +131,7 @@ def train_and_score(seed: int, args: argparse.Namespace) -> dict:
     pl.seed_everything(seed, verbose=False)
     model = InfoGAN(resolution=28, channels=1, architecture="mnist", ngf=args.width, ndf=args.width, seed=seed)
     data = MNISTDataModule(root=args.root, resolution=28, batch_size=args.batch_size, seed=seed)
-    trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_steps=2 * args.iterations, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-    )  # fmt: skip
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    train_s = time.perf_counter() - start
+    train_s = timed_fit(model, data, args.device, max_steps=2 * args.iterations)
     model.to(args.device)  # Lightning hands it back on the host; Q reads the test digits where it trained
 
     images, labels = data.evaluation_split()

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.conditional import RESOLUTION, TARGET_ACCURACY, conditional_score, scoring_classifier
 from benchmarks.protocol_script import add_device_argument, report_protocol
+from benchmarks.training import benchmark_trainer
 
 #: entry name -> the lapgan arguments that make it
 MODELS = {"lapgan": {"base_resolution": 8}, "single-scale": {"base_resolution": RESOLUTION}}
@@ -99,13 +100,7 @@ class TimeBudget:
 def train(model, data, minutes: float, device: str = "cpu") -> tuple[float, float]:
     """Trains ``model`` on ``device`` for ``minutes`` of its ``budget_clock``; returns the (CPU, wall) seconds it
     took."""
-    import pytorch_lightning as pl
-
-    trainer = pl.Trainer(
-        accelerator=device, devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-        callbacks=[TimeBudget(minutes, budget_clock(device))],
-    )  # fmt: skip
+    trainer = benchmark_trainer(device, [TimeBudget(minutes, budget_clock(device))])
     cpu, wall = time.process_time(), time.perf_counter()
     trainer.fit(model, data)
     return time.process_time() - cpu, time.perf_counter() - wall

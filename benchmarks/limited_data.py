@@ -21,6 +21,10 @@ Scores, after training:
     python benchmarks/quality.py limited_data --root ../shared/data --entry dcgan --iterations 2000 --record
     python benchmarks/limited_data.py --root ../shared/data --entry stylegan2 --iterations 300
 
+``--device cuda`` trains and scores on the GPU; without one it trains nothing: with ``--record`` it writes the command
+as not measured (as in block limited-data-dcgan-gpu), without it stops with one message
+(``protocol_script.skipped_without_gpu``).
+
 ``add_arguments`` and ``main_with`` let ``benchmarks/quality.py limited_data`` run it; ``--record`` writes the table
 into benchmarks/RESULTS.md (block ``--block``, limited-data-<entry> by default).
 """
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.conditional import train
+from benchmarks.protocol_script import add_device_argument, skipped_without_gpu
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
 from datamodules.base import TensorImages, to_unit_range
@@ -83,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ada_kimg", type=float, default=10.0, help="ADA's speed (the paper's 500 is too slow)")
     parser.add_argument("--eval_samples", type=int, default=5000, help="generated samples scored per run")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device_argument(parser)
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
     parser.add_argument("--block", default=None, help="the RESULTS.md block it replaces (limited-data-<entry>)")
 
@@ -166,26 +171,41 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
         print(json.dumps({augment: result["runs"][augment]}), flush=True)
     result["total_s"] = time.perf_counter() - started
     if args.record:
-        title = (
-            f"Limited data: {args.entry} on {result['train_digits']} MNIST digits, augment "
-            f"{' vs '.join(args.augments)}, {args.iterations} iterations"
-        )
-        record_block(args.block or f"limited-data-{args.entry}", title, table(result, args))
+        record_block(block_name(args), title(args), table(result, args))
     return result
 
 
-def table(r: dict, args: argparse.Namespace) -> str:
-    command = (
+def block_name(args: argparse.Namespace) -> str:
+    return args.block or f"limited-data-{args.entry}"
+
+
+def title(args: argparse.Namespace) -> str:
+    """The block's heading; its digit count is ``per_class`` per class (MNIST's smallest training class has 5421)."""
+    return (
+        f"Limited data: {args.entry} on {NUM_CLASSES * args.per_class} MNIST digits, augment "
+        f"{' vs '.join(args.augments)}, {args.iterations} iterations"
+    )
+
+
+def command(args: argparse.Namespace) -> str:
+    """The command that reruns ``args`` and records it: ``--device`` only when not the CPU, ``--block`` when
+    given."""
+    return (
         f"python benchmarks/quality.py limited_data --root {args.root} --entry {args.entry} --augments "
         f"{' '.join(args.augments)} --per_class {args.per_class} --resolution {args.resolution} --iterations "
         f"{args.iterations} --batch_size {args.batch_size} --width {args.width} --ada_kimg {args.ada_kimg:g} "
-        f"--eval_samples {args.eval_samples} --seed {args.seed}" + (f" --block {args.block}" if args.block else "")
-        + " --record"
+        f"--eval_samples {args.eval_samples} --seed {args.seed}"
+        + (f" --device {args.device}" if args.device != "cpu" else "")
+        + (f" --block {args.block}" if args.block else "") + " --record"
     )  # fmt: skip
+
+
+def table(r: dict, args: argparse.Namespace) -> str:
     real = r["real_held_out"]
     protocol = (
-        f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all. {args.entry} (width {args.width}) trains "
-        f"unconditionally on {r['train_digits']} MNIST training digits ({args.per_class} per class) at "
+        f"`{command(args)}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all. "
+        f"{args.entry} (width {args.width}) trains unconditionally on {r['train_digits']} MNIST training digits "
+        f"({args.per_class} per class) at "
         f"{args.resolution} px, batch {args.batch_size}, {args.iterations} iterations per run (equal kimg), one seed; "
         f"ada: target 0.6, pipeline bgc, ada_kimg {args.ada_kimg:g} (the paper's 500 would be too slow for this "
         f"budget). {args.eval_samples} samples read by the zoo's MNIST classifier: classes hit, KL(class histogram || "
@@ -214,9 +234,11 @@ def table(r: dict, args: argparse.Namespace) -> str:
 
 
 def main_with(args: argparse.Namespace) -> None:
-    """Runs the benchmark for parsed ``add_arguments`` options and prints the table."""
-    torch.set_num_threads(1)
-    print(table(run(args), args))
+    """Runs the benchmark for parsed ``add_arguments`` options and prints the table; ``--device cuda`` without a GPU
+    trains nothing (``protocol_script.skipped_without_gpu``)."""
+    if not skipped_without_gpu(args.device, command(args), block_name(args), title(args), args.record):
+        torch.set_num_threads(1)
+        print(table(run(args), args))
 
 
 if __name__ == "__main__":

@@ -120,7 +120,8 @@ def table(r: dict, args: argparse.Namespace) -> str:
     protocol = (
         f"Protocol: the msgan entry (HelenMao/MSGAN's conditional DCGAN, two latents per real image, Adam with weight "
         f"decay 1e-4) on MNIST at {RESOLUTION} px, ngf = ndf = {args.width}, batch {args.batch_size}, "
-        f"{args.generator_steps} generator steps, one thread, one seed; once with lambda_ms = {args.weight} and once "
+        f"{args.generator_steps} generator steps, {'on the GPU' if args.device == 'cuda' else 'one thread'}, one seed; "
+        f"once with lambda_ms = {args.weight} and once "
         f"with 0. Accuracy: {args.eval_samples} samples with uniform labels read by the zoo's MNIST classifier; class "
         f"accuracy and diversity: {args.per_class} samples per class, diversity the mean pairwise distance within a "
         "class averaged over the 10 classes (pixel L1 per pixel in [-1, 1]; Euclidean in the classifier's 128 "

@@ -102,6 +102,7 @@ from benchmarks import (
     translation,
 )
 from benchmarks.results import record_block
+from benchmarks.training import benchmark_trainer
 from datamodules.toy2d import Toy2DDataModule
 from metrics.mode_coverage import ModeCoverage, mode_coverage
 from zoo import get_model
@@ -239,17 +240,8 @@ def train_and_score(
         else []
     )
     d_steps = model.hparams.d_steps
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_steps=iterations + iterations // d_steps,  # one optimizer step per D update plus one per G update
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        callbacks=curve,
-    )
-    trainer.fit(model, data)
+    # one optimizer step per D update plus one per G update
+    benchmark_trainer(callbacks=curve, max_steps=iterations + iterations // d_steps).fit(model, data)
     samples = model.sample(SAMPLES, seed=10_000 + seed).float()
     score = mode_coverage(samples, data.means, data.std)
     return ToyRun(score, curve[0].curve if curve else {}, time.perf_counter() - start)

@@ -46,7 +46,6 @@ import json
 import multiprocessing
 import statistics
 import sys
-import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -57,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.protocol_script import add_device_argument, report_protocol
+from benchmarks.training import timed_fit
 
 ARMS = ("triplegan", "classifier_only")
 ITERATIONS_PER_EPOCH = 600  # the script's game epoch: 60,000 digits in batches of 100 labelled
@@ -113,14 +113,8 @@ def train_and_score(arm: str, seed: int, args: argparse.Namespace) -> dict:
         labelled_seed=seed, labelled_batch_size=min(args.labelled_batch, args.labelled),
     )  # fmt: skip
     steps_per_iteration = 1 if arm == "classifier_only" else 3
-    trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_steps=args.pretrain_iterations + steps_per_iteration * args.iterations,
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-        use_distributed_sampler=False,
-    )  # fmt: skip
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    train_s = time.perf_counter() - start
+    max_steps = args.pretrain_iterations + steps_per_iteration * args.iterations
+    train_s = timed_fit(model, data, args.device, max_steps=max_steps)
     model.to(args.device)  # Lightning hands it back on the host; C is scored where it trained
     images, labels = data.evaluation_split()
     result = {

@@ -40,13 +40,13 @@ import time
 import warnings
 from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.training import benchmark_trainer
 from datamodules.base import TensorImages, ZooDataModule, to_unit_range
 from zoo import get_model
 from zoo.base import make_optimizer
@@ -125,19 +125,8 @@ def lightning_images_per_second(args) -> float:
     model, data = build(args)
     watch = Stopwatch(args.warmup)
     total = args.warmup + args.iterations
-    trainer = pl.Trainer(
-        accelerator=args.device,
-        devices=1,
-        precision=args.precision,
-        max_steps=total + total // model.hparams.d_steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        use_distributed_sampler=False,
-        callbacks=[watch],
-    )
-    trainer.fit(model, data)
+    max_steps = total + total // model.hparams.d_steps
+    benchmark_trainer(args.device, [watch], precision=args.precision, max_steps=max_steps).fit(model, data)
     return args.batch * args.iterations / (watch.stop - watch.start)
 
 

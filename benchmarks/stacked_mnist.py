@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import record_block
+from benchmarks.training import timed_fit
 
 #: REFERENCES.md, Stacked MNIST: (source, method, modes /1000, KL), full 50-epoch budgets
 PUBLISHED = [
@@ -83,13 +84,7 @@ def run(args: argparse.Namespace) -> dict:
     result["real_mode_accuracy"] = float((real_modes == true_modes).double().mean())  # all 3 digits right
 
     model = DCGAN(resolution=32, channels=3, ngf=args.width, ndf=args.width, latent_dim=100, seed=args.seed)
-    trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_steps=2 * args.iterations, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-    )  # fmt: skip
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    result["train_s"] = time.perf_counter() - start
+    result["train_s"] = timed_fit(model, data, args.device, max_steps=2 * args.iterations)
     result["iterations"], result["kimg"] = model.iterations, model.images_seen / 1000
     result["dcgan"] = vars(stacked_mnist_coverage(model.to(args.device), classifier, args.eval_samples, seed=args.seed))
     result["total_s"] = time.perf_counter() - started

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks import stacked_text2image, text2image
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
+from benchmarks.training import benchmark_trainer
 
 #: name -> (model, constructor arguments over the benchmark widths, embedding scale: a factor or "unit", which
 #: scales every embedding to unit per-dimension std over the probe captions); the stackgan variants name their CA
@@ -165,12 +166,7 @@ def run_variant(name: str, args: argparse.Namespace) -> list[dict]:
     model = get_model(entry)(resolution=resolution, **{**common, **widths, **options})
     reports: list[dict] = []
     report = reporter(images, text * factor, classes, args.every, reports)
-    trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-        callbacks=[text2image.stop_after(args.generator_steps), report],
-    )  # fmt: skip
-    trainer.fit(model, data)
+    benchmark_trainer(args.device, [report], generator_steps=args.generator_steps).fit(model, data)
     return reports
 
 

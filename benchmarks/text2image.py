@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -47,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.protocol_script import add_device_argument, report_protocol
+from benchmarks.training import timed_fit
 from datamodules.digit_attributes import attribute_levels
 from datamodules.text_embeddings import image_feature_extractor
 
@@ -243,33 +243,13 @@ def build(row: str, data, args: argparse.Namespace):
     return cls(**{**kwargs, **spec.get("args", {}), **args.model_args.get(row, {})})
 
 
-def stop_after(generator_steps: int):
-    """A callback that ends training once the model has made ``generator_steps`` generator updates."""
-    import pytorch_lightning as pl
-
-    class StopAfter(pl.Callback):
-        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-            if pl_module.generator_steps >= generator_steps:
-                trainer.should_stop = True
-
-    return StopAfter()
-
-
 def train(model, data, args: argparse.Namespace, ema_decay: float | None = None) -> float:
     """Trains ``model`` for ``args.generator_steps`` generator updates (averaging G's weights with ``ema_decay`` per
     step when given); returns the seconds it took."""
-    import pytorch_lightning as pl
-
     from callbacks import EMA
 
-    trainer = pl.Trainer(
-        accelerator=args.device, devices=1, max_epochs=-1, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
-        callbacks=[stop_after(args.generator_steps), *([EMA(decay=ema_decay)] if ema_decay else [])],
-    )  # fmt: skip
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    return time.perf_counter() - start
+    averaging = [EMA(decay=ema_decay)] if ema_decay else []
+    return timed_fit(model, data, args.device, averaging, generator_steps=args.generator_steps)
 
 
 def datamodule(args: argparse.Namespace, train: bool):

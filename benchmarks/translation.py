@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import record_block
 from benchmarks.stacked_mnist import machine
+from benchmarks.training import timed_fit
 
 ENTRIES = ["cyclegan", "stargan"]
 RESOLUTION = 32
@@ -131,7 +132,7 @@ def run_cyclegan(args, work: Path, train: np.ndarray, test: np.ndarray) -> dict:
         seed=args.seed,
     )  # fmt: skip
     before = score_cyclegan(model, test, args.test_images)
-    seconds = fit(model, data, steps=2 * args.generator_steps)  # one D and one G update per iteration
+    seconds = timed_fit(model, data, max_steps=2 * args.generator_steps)  # one D and one G update per iteration
     return {
         "identity": identity_cyclegan(test, args.test_images),
         "untrained": before,
@@ -192,7 +193,8 @@ def run_stargan(args, work: Path, train: np.ndarray, test: np.ndarray) -> dict:
         seed=args.seed,
     )  # fmt: skip
     before = score_stargan(model, held_out)
-    seconds = fit(model, data, steps=args.generator_steps * (model.hparams.d_steps + 1))  # 5 D updates per G update
+    steps = args.generator_steps * (model.hparams.d_steps + 1)  # 5 D updates per G update
+    seconds = timed_fit(model, data, max_steps=steps)
     return {
         "identity": score_stargan(model, held_out, translate=False),
         "untrained": before,
@@ -204,19 +206,6 @@ def run_stargan(args, work: Path, train: np.ndarray, test: np.ndarray) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- shared
-
-
-def fit(model, data, steps: int) -> float:
-    """Trains with the project's Lightning loop for ``steps`` optimizer steps; returns the seconds it took."""
-    import pytorch_lightning as pl
-
-    trainer = pl.Trainer(
-        accelerator="cpu", max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, use_distributed_sampler=False,
-    )  # fmt: skip
-    start = time.perf_counter()
-    trainer.fit(model, data)
-    return time.perf_counter() - start
 
 
 RUNS = {"cyclegan": run_cyclegan, "stargan": run_stargan}

@@ -1,8 +1,9 @@
 """benchmarks/protocol_script.py's device gate for the measured protocols (semi_supervised, infogan, lapgan, cocogan,
-logan, stacked_text2image): ``--device cuda --record`` without a GPU records the exact command as not measured and
-trains nothing, without ``--record`` it stops with one message, and the ready GPU commands in benchmarks/RESULTS.md
-parse with their protocol's options and rebuild themselves word for word (so they never rot); semi_supervised's
-``--lr_decay`` (the script's decay, for the full schedule on a GPU) reaches the model."""
+logan, stacked_text2image; conditional and limited_data write their own command): ``--device cuda --record``
+without a GPU records the exact command as not measured and trains nothing, without ``--record`` it stops with one
+message, and the ready GPU commands in benchmarks/RESULTS.md parse with their protocol's options and rebuild
+themselves word for word (so they never rot); semi_supervised's ``--lr_decay`` (the script's decay, for the full
+schedule on a GPU) reaches the model."""
 
 import argparse
 import re
@@ -12,7 +13,17 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from benchmarks import cocogan, infogan, lapgan, logan, protocol_script, semi_supervised, stacked_text2image
+from benchmarks import (
+    cocogan,
+    conditional,
+    infogan,
+    lapgan,
+    limited_data,
+    logan,
+    protocol_script,
+    semi_supervised,
+    stacked_text2image,
+)
 from benchmarks.results import RESULTS
 
 NOT_MEASURED = "not measured: no GPU lent (torch.cuda.is_available() is False here); command: "
@@ -80,6 +91,36 @@ PROTOCOLS = {
     ),
 }
 
+#: the gated protocols that write their own command (``module.command``, not ``protocol_script.command_line``)
+OWN_COMMAND = {
+    "conditional": (
+        conditional,
+        "--root data --entries cgan --generator_steps 7 --curve_every 2",
+        (
+            "python benchmarks/quality.py conditional --root data --entries cgan --generator_steps 7 --batch_size 64 "
+            "--width 32 --eval_samples 10000 --seed 0 --curve_every 2 --curve_samples 1000 --device cuda --block b-gpu "
+            "--record"
+        ),
+        "Class-conditional MNIST: accuracy and class coverage (7 G steps)",
+    ),
+    "limited_data": (
+        limited_data,
+        "--root data --iterations 9",
+        (
+            "python benchmarks/quality.py limited_data --root data --entry dcgan --augments none ada --per_class 100 "
+            "--resolution 16 --iterations 9 --batch_size 32 --width 32 --ada_kimg 10 --eval_samples 5000 --seed 0 "
+            "--device cuda --block b-gpu --record"
+        ),
+        "Limited data: dcgan on 1000 MNIST digits, augment none vs ada, 9 iterations",
+    ),
+}
+GATED = {**PROTOCOLS, **OWN_COMMAND}
+
+
+def rebuilt(module, args: argparse.Namespace) -> str:
+    """The command ``module`` records for ``args``."""
+    return module.command(args) if hasattr(module, "command") else protocol_script.command_line(module, args)
+
 
 def parse(module, argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
@@ -96,9 +137,9 @@ def no_gpu(monkeypatch, tmp_path):
     return results
 
 
-@pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("name", GATED)
 def test_cuda_without_a_gpu_records_the_exact_command_as_not_measured_and_trains_nothing(name, no_gpu, monkeypatch):
-    module, options, command, heading = PROTOCOLS[name]
+    module, options, command, heading = GATED[name]
     monkeypatch.setattr(module, "run", lambda args: pytest.fail("it trained"))
     module.main_with(parse(module, [*shlex.split(options), "--device", "cuda", "--block", "b-gpu", "--record"]))
     assert no_gpu.read_text() == (
@@ -106,21 +147,21 @@ def test_cuda_without_a_gpu_records_the_exact_command_as_not_measured_and_trains
     )
 
 
-@pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("name", GATED)
 def test_cuda_without_a_gpu_and_without_record_stops_with_one_message(name, no_gpu, monkeypatch):
-    module, options, _, _ = PROTOCOLS[name]
+    module, options, _, _ = GATED[name]
     monkeypatch.setattr(module, "run", lambda args: pytest.fail("it trained"))
     with pytest.raises(SystemExit, match=r"^--device cuda: no GPU here \(torch.cuda.is_available\(\) is False\)"):
         module.main_with(parse(module, [*shlex.split(options), "--device", "cuda"]))
     assert not no_gpu.exists()
 
 
-@pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("name", GATED)
 def test_the_cpu_command_names_no_device(name):
-    module, options, command, _ = PROTOCOLS[name]
+    module, options, command, _ = GATED[name]
     args = parse(module, [*shlex.split(options), "--block", "b-gpu"])
     assert args.device == "cpu"
-    assert protocol_script.command_line(module, args) == command.replace(" --device cuda", "")
+    assert rebuilt(module, args) == command.replace(" --device cuda", "")
 
 
 def test_a_measured_run_gets_the_timing_line_the_table_and_its_block(tmp_path, monkeypatch):
@@ -148,16 +189,16 @@ def ready_commands() -> dict[str, str]:
     return dict(pattern.findall(RESULTS.read_text()))
 
 
-@pytest.mark.parametrize("name", PROTOCOLS)
+@pytest.mark.parametrize("name", GATED)
 def test_the_ready_gpu_command_in_results_parses_and_rebuilds_itself(name):
-    module = PROTOCOLS[name][0]
+    module = GATED[name][0]
     prefix = ["python", "benchmarks/quality.py", name]
     ready = {b: c for b, c in ready_commands().items() if shlex.split(c)[:3] == prefix}
     assert ready, f"no ready GPU command of {name} in RESULTS.md"
     for block, command in ready.items():
         args = parse(module, shlex.split(command)[3:])
         assert (args.device, args.block, args.record) == ("cuda", block, True)
-        assert protocol_script.command_line(module, args) == command
+        assert rebuilt(module, args) == command
 
 
 def test_budget_clock_is_cpu_time_on_the_cpu_and_wall_time_on_a_gpu():

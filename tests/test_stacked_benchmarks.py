@@ -1,5 +1,6 @@
-"""benchmarks/stacked_text2image.py and benchmarks/mode_seeking.py: their scores by hand, and the stage-by-stage
-protocol end to end at a tiny budget with stand-ins for the MNIST classifier and the text encoder's features."""
+"""benchmarks/stacked_text2image.py and benchmarks/mode_seeking.py: their scores by hand, where mode_seeking's
+protocol says it trained, and the stage-by-stage protocol end to end at a tiny budget with stand-ins for the MNIST
+classifier and the text encoder's features."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def test_pixel_and_feature_diversity_by_hand():
     flat = SimpleNamespace(training=False, eval=lambda: None, train=lambda mode: None, features=lambda x: x.flatten(1))
     pixel, feature = mode_seeking.mean_pairwise_distances(images, flat)
     assert pixel == pytest.approx(1.0) and feature == pytest.approx(2.0)  # sqrt(1 + 1 + 1 + 1)
+
+
+@pytest.mark.parametrize("device, where", [("cpu", "one thread"), ("cuda", "on the GPU")])
+def test_the_mode_seeking_protocol_says_where_it_trained(device, where):
+    parser = argparse.ArgumentParser()
+    mode_seeking.add_arguments(parser)
+    args = parser.parse_args(["--generator_steps", "7", "--device", device])
+    real = {"class_accuracy": 0.9, "pixel_diversity": 0.3, "feature_diversity": 18.0}
+    assert f", 7 generator steps, {where}, one seed; " in mode_seeking.table({"real": real, "runs": {}}, args)
 
 
 def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
