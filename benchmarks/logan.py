@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.protocol_script import add_device_argument, report_protocol
+from benchmarks.protocol_script import add_device_argument, report_protocol, where_it_ran
 from zoo.gan import GAN
 from zoo.logan import LatentOptimised
 
@@ -158,7 +158,7 @@ def mnist(args) -> list[str]:
         (
             f"MNIST: biggan at width {args.width}, batch {args.batch_size}, {args.generator_steps} G steps (its 2 D "
             f"steps each), seed {args.seed}; {args.eval_samples} samples with uniform labels read by the zoo's MNIST "
-            f"classifier. train min: {'on the GPU' if args.device == 'cuda' else 'one thread'}."
+            f"classifier. train min: {where_it_ran(args.device)}."
         ),
         "",
         "| variant | G steps | kimg | train min | accuracy % | worst class % | classes hit /10 | KL |",

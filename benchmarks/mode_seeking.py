@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.conditional import RESOLUTION, conditional_score, train
-from benchmarks.protocol_script import add_device_argument, report_protocol
+from benchmarks.protocol_script import add_device_argument, report_protocol, where_it_ran
 from benchmarks.text2image import classifier_features, mean_pairwise_distance
 
 NUM_CLASSES = 10
@@ -120,7 +120,7 @@ def table(r: dict, args: argparse.Namespace) -> str:
     protocol = (
         f"Protocol: the msgan entry (HelenMao/MSGAN's conditional DCGAN, two latents per real image, Adam with weight "
         f"decay 1e-4) on MNIST at {RESOLUTION} px, ngf = ndf = {args.width}, batch {args.batch_size}, "
-        f"{args.generator_steps} generator steps, {'on the GPU' if args.device == 'cuda' else 'one thread'}, one seed; "
+        f"{args.generator_steps} generator steps, {where_it_ran(args.device)}, one seed; "
         f"once with lambda_ms = {args.weight} and once "
         f"with 0. Accuracy: {args.eval_samples} samples with uniform labels read by the zoo's MNIST classifier; class "
         f"accuracy and diversity: {args.per_class} samples per class, diversity the mean pairwise distance within a "

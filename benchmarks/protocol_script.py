@@ -31,6 +31,13 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def where_it_ran(device: str, threads: int = 1) -> str:
+    """How a protocol line names the hardware: "on the GPU", or the CPU threads ("one thread", "4 threads")."""
+    if device == "cuda":
+        return "on the GPU"
+    return "one thread" if threads == 1 else f"{threads} threads"
+
+
 def option_words(name: str, value) -> list[str]:
     """Option ``--name`` with ``value`` as command-line words: a flag alone when on, lists joined, floats as %g,
     JSON dicts quoted; nothing for None, an empty dict or a flag that is off."""

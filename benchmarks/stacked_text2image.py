@@ -5,8 +5,9 @@ scale consistency.
 ``stackgan`` trains stage I at 16 px for ``--generator_steps`` G updates, saves it, then trains stage II at 32 px on
 that frozen stage I for as many updates (the paper's order, Sec. 4), with configs/stackgan/captioned_mnist.yaml's
 widths; ``stackgan_no_ca`` the same without conditioning augmentation (the paper's ablation, Sec. 5.2, Table 3:
-diversity for one caption and accuracy with and without CA). Any row of text2image.ENTRIES trains as text2image
-trains it (``stackgan2``: 8/16/32 px jointly, G EMA).
+diversity for one caption and accuracy with and without CA); ``stackgan_port_encoder`` with the port's stage-II
+encoder (two halvings of the stage-I image, a 4x4 grid here, instead of the recipe's one). Any row of
+text2image.ENTRIES trains as text2image trains it (``stackgan2``: 8/16/32 px jointly, G EMA).
 Every row is then scored on text2image's evaluation set of test images (``EvaluationSet``, ``score_entry``), and
 the samples of every stage, drawn from the same latents and texts, are scored for digit and attributes
 (``attribute_scores``), with the digit each stage keeps from the stage below (``digit_kept``, against what
@@ -34,20 +35,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import text2image
-from benchmarks.protocol_script import report_protocol
+from benchmarks.protocol_script import report_protocol, where_it_ran
 
 #: configs/stackgan/captioned_mnist.yaml's widths, D conditioning and conditioning augmentation, the TF original's:
 #: D reads the caption embedding (under the PyTorch port's mu the KL term leaves D no text on captioned MNIST,
 #: benchmarks/stackgan_conditioning.py) and the CA's activation is leaky (under the port's ReLU half of mu's
 #: dimensions are 0 for every caption after 300 steps, stackgan_conditioning's d_reads_text row); stage I at 16 px,
-#: stage II at 32 px
+#: stage II at 32 px with configs/stackgan/presets/mnist_stage2.yaml's encoder: one halving of the 16 px stage-I
+#: image (an 8x8 grid) where the port's two leave 4x4, too coarse to keep a digit's extent (the
+#: stackgan_port_encoder row)
 STACKGAN_MNIST = {
     "ngf": 16, "ndf": 16, "condition_dim": 16, "latent_dim": 32, "residual_blocks": 2, "d_condition": "text",
-    "ca_activation": "leaky_relu",
+    "ca_activation": "leaky_relu", "encoder_halvings": 1,
 }  # fmt: skip
 STAGE_ONE_RESOLUTION = 16
-#: stackgan rows: name -> arguments over STACKGAN_MNIST (no_ca: the paper's ablation, Sec. 5.2 Table 3)
-STACKGAN_ROWS = {"stackgan": {}, "stackgan_no_ca": {"conditioning_augmentation": False}}
+#: stackgan rows: name -> arguments over STACKGAN_MNIST (no_ca: the paper's ablation, Sec. 5.2 Table 3;
+#: port_encoder: stage II's encoder as the port has it, two halvings)
+STACKGAN_ROWS = {
+    "stackgan": {},
+    "stackgan_no_ca": {"conditioning_augmentation": False},
+    "stackgan_port_encoder": {"encoder_halvings": 2},
+}
 
 
 def scale_consistency(stages: list[torch.Tensor]) -> list[float]:
@@ -158,9 +166,11 @@ def table(r: dict, args: argparse.Namespace) -> str:
     protocol = (
         "Protocol: benchmarks/text2image.py's (captioned MNIST with the zoo's char-CNN-RNN embeddings, one sample "
         f"per test image, {args.eval_images} test images; accuracies on seen / held-out combinations), batch "
-        f"{args.batch_size}, one thread, one seed. stackgan: stage I at 16 px for {args.generator_steps} G steps, "
+        f"{args.batch_size}, {where_it_ran(args.device, args.threads)}, one seed. stackgan: stage I at 16 px for "
+        f"{args.generator_steps} G steps, "
         f"then stage II at 32 px on it for {args.generator_steps} more, {STACKGAN_MNIST}; stackgan_no_ca: the same "
-        "without conditioning augmentation (c = mu, no KL; the paper's Table 3 ablation); stackgan2 rows: "
+        "without conditioning augmentation (c = mu, no KL; the paper's Table 3 ablation); stackgan_port_encoder: "
+        "stage II's encoder halves the stage-I image twice (the port's, a 4x4 grid) instead of once; stackgan2 rows: "
         f"text2image's (8/16/32 px jointly, {text2image.STACKGAN2_MNIST}, G EMA 0.999 sampled, "
         "stackgan2_no_ema the raw G; stackgan2_ms with MSGAN's term). Every stage's samples come from the same "
         "latents and texts; digit kept: the share of samples whose classified digit a stage keeps from the stage "
