@@ -228,3 +228,22 @@ def test_cli_fit_of_the_captioned_mnist_recipe_and_per_stage_sampling(tmp_path, 
     assert Image.open(out / "grid.png").size == grid_size(1, 3, px=32)
     for stage, px in enumerate((8, 16, 32), 1):
         assert Image.open(out / f"grid-stage{stage}.png").size == grid_size(1, 3, px=px)
+
+
+def test_the_captioned_mnist_recipe_and_stage2_preset_are_the_benchmarks_settings():
+    """configs/stackgan/captioned_mnist.yaml (stage I) with presets/mnist_stage2.yaml (stage II) hold exactly the
+    settings benchmarks/stacked_text2image.py measures (its STACKGAN_MNIST), the stage-II encoder's one halving
+    included, and only arguments the entry takes."""
+    import yaml
+
+    from benchmarks.stacked_text2image import STACKGAN_MNIST, STAGE_ONE_RESOLUTION
+    from zoo.registry import init_parameters
+
+    configs = cli.ROOT / "configs" / "stackgan"
+    recipe = yaml.safe_load((configs / "captioned_mnist.yaml").read_text())
+    preset = yaml.safe_load((configs / "presets" / "mnist_stage2.yaml").read_text())
+    stage_two = {**recipe["model"], **preset["model"]}
+    assert {k: stage_two[k] for k in STACKGAN_MNIST} == STACKGAN_MNIST
+    assert (recipe["model"]["stage"], stage_two["stage"], stage_two["encoder_halvings"]) == (1, 2, 1)
+    assert recipe["data"]["resolution"] == stage_two["stage1_resolution"] == STAGE_ONE_RESOLUTION
+    assert set(stage_two) <= init_parameters(get_model("stackgan"))
