@@ -128,7 +128,9 @@ class StackGAN(StagedImages, TextToImageGAN):
             condition_dim: size of the conditioning-augmentation code c (128).
             residual_blocks: stage II's residual blocks (R_NUM: 4 birds, 2 COCO).
             encoder_halvings: stage II's encoder halves the stage-I image this many times before the residual
-                blocks: 2 (the port: 64 px -> 16x16); 1 or 0 is a deviation that keeps a finer grid.
+                blocks: 2 (the port: 64 px -> 16x16); 1 or 0 is a deviation that keeps a finer grid. The
+                captioned-MNIST preset mnist_stage2 takes 1: from a 16 px stage I the port's two leave 4x4, and
+                stage II's digit size then ignores the caption (benchmarks/stacked_text2image.py).
             kl_weight: weight of the KL term in G's loss (COEFF.KL 2.0).
             ca_activation: the conditioning augmentation's activation: relu (the PyTorch port) or leaky_relu (the TF
                 original's leaky_rectify 0.2, under which a mean or log-variance can be negative and keeps learning).
