@@ -106,7 +106,7 @@ def train_stackgan(train_data, args, folder: Path, row: str = "stackgan"):
     from zoo import get_model
 
     common = {"text_dim": train_data.text_dim, "text_encoder": train_data.text_encoder, "channels": 1}
-    common.update(seed=args.seed, **STACKGAN_MNIST, **STACKGAN_ROWS[row])
+    common.update(seed=args.seed, **{**STACKGAN_MNIST, **STACKGAN_ROWS[row]})
     low_data = CaptionedMNISTDataModule(
         root=args.root, out=args.out, limit=args.limit, resolution=STAGE_ONE_RESOLUTION, batch_size=args.batch_size,
         seed=args.seed, text_encoder_steps=args.text_encoder_steps,

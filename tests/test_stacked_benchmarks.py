@@ -58,7 +58,7 @@ def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
     args = parser.parse_args([
         "--root", str(SHARED_MNIST), "--out", str(tmp_path / "cm"), "--limit", "80", "--generator_steps", "2",
         "--batch_size", "16", "--eval_images", "40", "--diversity_samples", "3", "--text_encoder_steps", "2",
-        "--entries", "stackgan", "stackgan2_ms",
+        "--entries", "stackgan", "stackgan_port_encoder", "stackgan2_ms",
     ])  # fmt: skip
     torch.manual_seed(0)
     result = stacked_text2image.run(args, classifier=MNISTClassifier().eval())
@@ -73,6 +73,7 @@ def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
     text = stacked_text2image.table(result, args)
     assert f"digit kept from the stage below {100 * kept:.1f}% (independent stages: {100 * independent:.1f}%)" in text
     assert "| stackgan | 2 | 32 |" in text and "| stackgan2_ms | 3 | 32 |" in text and "scale consistency" in text
+    assert "| stackgan_port_encoder | 2 | 32 |" in text  # a row that overrides one of STACKGAN_MNIST's settings
 
 
 def test_digit_kept_by_hand():
