@@ -167,18 +167,9 @@ class StackGAN(StagedImages, TextToImageGAN):
             augment = conditioning_augmentation
             stage_one = StageOneGenerator(text, z, condition_dim, ngf, low, channels, ca_activation, augment)
             self.generator = StageTwoGenerator(
-                stage_one,
-                low,
-                text,
-                condition_dim,
-                ngf,
-                residual_blocks,
-                resolution,
-                channels,
-                ca_activation,
-                augment,
-                encoder_halvings,
-            )
+                stage_one, low, text, condition_dim, ngf, residual_blocks, resolution, channels, ca_activation, augment,
+                encoder_halvings=encoder_halvings,
+            )  # fmt: skip
             narrowings = doublings(low, resolution, "StackGAN stage II")  # back to stage I's D width: 2 at 64 -> 256
             self.discriminator = StackGANDiscriminator(
                 resolution, channels, ndf, condition_dim, narrowings=narrowings, unconditional=True, text_dim=d_text
