@@ -18,7 +18,9 @@ embeddings for gan_t2i) is scored:
   class is the reference.
 
 The baseline is Reed et al.'s plain text-conditional GAN (gan_t2i ``variant: gan``): the same networks and
-embeddings without the matching-aware term or interpolated texts. ``ENTRIES`` maps a row name to a registered model
+embeddings without the matching-aware term or interpolated texts. ``baseline_one_caption`` is that baseline given
+one random caption per image instead of the mean of 4, the text input stackgan and stackgan2 take: the baseline they
+are measured against (benchmarks/stacked_text2image.py). ``ENTRIES`` maps a row name to a registered model
 and its arguments; other text-to-image entries add their rows there.
 
     python benchmarks/quality.py text2image --root ../shared/data --out data/captioned_mnist --generator_steps 300
@@ -65,6 +67,9 @@ ENTRIES: dict[str, dict] = {
     "gan_t2i_cls": {"model": "gan_t2i", "args": {"variant": "cls"}},
     "gan_t2i_int": {"model": "gan_t2i", "args": {"variant": "int"}},
     "baseline": {"model": "gan_t2i", "args": {"variant": "gan"}},
+    # the same baseline given one random caption per image, the text input of stackgan and stackgan2: the baseline
+    # they are measured against (the mean of 4 captions names every attribute more often than one caption does)
+    "baseline_one_caption": {"model": "gan_t2i", "args": {"variant": "gan", "num_captions": 1}},
     # StackGAN++ at 8/16/32 px with configs/stackgan2/captioned_mnist.yaml's widths and G EMA; "_ms": MSGAN's term
     "stackgan2": {"model": "stackgan2", "args": STACKGAN2_MNIST, "ema_decay": 0.999},
     "stackgan2_ms": {"model": "stackgan2", "args": {**STACKGAN2_MNIST, "mode_seeking_weight": 1.0}, "ema_decay": 0.999},
@@ -297,6 +302,7 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
         result["entries"][row] = {
             **score_entry(model, evaluation, classifier, args),
             "generator_steps": model.generator_steps,
+            "num_captions": model.num_captions,
             "kimg": model.images_seen / 1000,
             "train_s": train_s,
         }
@@ -329,7 +335,7 @@ def table(r: dict, args: argparse.Namespace) -> str:
         "the functions that wrote the captions (chance 33%), on seen / held-out combinations. AUC: D(real, its "
         "text) vs D(real, a text of another class). Diversity: mean pairwise distance of "
         f"{args.diversity_samples} samples of one caption in the classifier's feature space, mean over one caption "
-        f"per digit (real row: real test digits of that caption's class). One seed.{stacked_note}"
+        f"per digit (real row: real test digits of that caption's class). {text_inputs(r)} One seed.{stacked_note}"
         if zero_shot is not None
         else "Protocol: see benchmarks/text2image.py."
     )
@@ -358,6 +364,18 @@ def table(r: dict, args: argparse.Namespace) -> str:
     for name, e in r["entries"].items():
         rows.append(row_line(name, e, e["generator_steps"], f"{e['train_s'] / 60:.1f}", f"{e['auc']:.3f}"))
     return "\n".join([protocol, "", probe_line, "", *header, *rows])
+
+
+def text_inputs(r: dict) -> str:
+    """The protocol's sentence on each row's text input: the mean of n of the image's caption embeddings, or one."""
+    by_count: dict[int, list[str]] = {}
+    for name, e in r["entries"].items():
+        by_count.setdefault(e["num_captions"], []).append(name)
+    parts = [
+        f"{'one random caption' if n == 1 else f'the mean of {n} random captions'} ({', '.join(names)})"
+        for n, names in sorted(by_count.items())
+    ]
+    return f"Text input per image, in training and sampling: {'; '.join(parts)}."
 
 
 def main_with(args: argparse.Namespace) -> None:

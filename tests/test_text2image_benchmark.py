@@ -52,11 +52,13 @@ def test_the_protocol_end_to_end_at_a_tiny_budget(tmp_path, monkeypatch):
     args = parser.parse_args([
         "--root", str(SHARED_MNIST), "--out", str(tmp_path / "cm"), "--limit", "80", "--generator_steps", "2",
         "--batch_size", "16", "--width", "4", "--text_features", "4", "--eval_images", "40",
-        "--diversity_samples", "3", "--text_encoder_steps", "2",
+        "--diversity_samples", "3", "--text_encoder_steps", "2", "--entries", "gan_t2i", "baseline",
+        "baseline_one_caption",
     ])  # fmt: skip
     torch.manual_seed(0)
     result = text2image.run(args, classifier=MNISTClassifier().eval())
-    assert list(result["entries"]) == ["gan_t2i", "baseline"] and result["eval_images"] == 40
+    assert list(result["entries"]) == ["gan_t2i", "baseline", "baseline_one_caption"] and result["eval_images"] == 40
+    assert [row["num_captions"] for row in result["entries"].values()] == [4, 4, 1]
     for row in result["entries"].values():
         assert row["generator_steps"] == 2 and 0 <= row["auc"] <= 1 and row["diversity"] >= 0
         assert all(0 <= row[f"{name}_seen"] <= 1 for name in ("digit", "thickness", "slant", "size"))
@@ -64,7 +66,12 @@ def test_the_protocol_end_to_end_at_a_tiny_budget(tmp_path, monkeypatch):
     assert result["real"]["slant_seen"] > 0.8 and result["real"]["thickness_seen"] > 0.6
     assert not math.isnan(result["real"]["slant_held_out"])
     text = text2image.table(result, args)
-    assert "| gan_t2i | 2 |" in text and "| baseline | 2 |" in text
+    assert "| gan_t2i | 2 |" in text and "| baseline | 2 |" in text and "| baseline_one_caption | 2 |" in text
+    assert (  # each row's text input is named: stackgan's and stackgan2's baseline takes their one caption
+        "Text input per image, in training and sampling: one random caption (baseline_one_caption); the mean of 4 "
+        "random captions (gan_t2i, baseline)." in text
+    )
     command = protocol_script.command_line(text2image, args)  # the line report_protocol records above the table
     assert command.startswith("python benchmarks/quality.py text2image --root ") and command.endswith(" --record")
-    assert f"--entries gan_t2i baseline --generator_steps 2 --batch_size {args.batch_size} " in command
+    entries = "--entries gan_t2i baseline baseline_one_caption"
+    assert f"{entries} --generator_steps 2 --batch_size {args.batch_size} " in command
