@@ -42,9 +42,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.protocol_script import add_device_argument, skipped_without_gpu
+from benchmarks.protocol_script import add_device_argument, machine, skipped_without_gpu
 from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
 from benchmarks.training import timed_fit
 from metrics.mode_coverage import kl_from_uniform
 from zoo.sampling import sample_batches

@@ -44,9 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.conditional import train
-from benchmarks.protocol_script import add_device_argument, skipped_without_gpu
+from benchmarks.protocol_script import add_device_argument, machine, skipped_without_gpu
 from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
 from datamodules.base import TensorImages, to_unit_range
 from datamodules.mnist import MNISTDataModule
 from metrics.mode_coverage import kl_from_uniform

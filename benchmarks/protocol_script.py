@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import shlex
 import time
 from pathlib import Path
@@ -19,7 +20,6 @@ from types import ModuleType
 import torch
 
 from benchmarks.results import RESULTS, record_block
-from benchmarks.stacked_mnist import machine
 
 DEVICES = ("cpu", "cuda")
 
@@ -29,6 +29,13 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
         "--device", default="cpu", choices=DEVICES,
         help="where it trains and scores; cuda without a GPU records (--record) that the rows were not measured",
     )  # fmt: skip
+
+
+def machine(device: str) -> str:
+    """How a timing line names the machine: the GPU's name, or the CPU and torch's thread count."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name()
+    return f"CPU {platform.machine()} x{torch.get_num_threads()} threads (no GPU)"
 
 
 def where_it_ran(device: str, threads: int = 1) -> str:

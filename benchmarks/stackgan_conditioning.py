@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import stacked_text2image, text2image
+from benchmarks.protocol_script import machine
 from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
 from benchmarks.training import benchmark_trainer
 
 #: name -> (model, constructor arguments over the benchmark widths, embedding scale: a factor or "unit", which

@@ -38,8 +38,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.protocol_script import machine
 from benchmarks.results import record_block
-from benchmarks.stacked_mnist import machine
 from benchmarks.training import timed_fit
 
 ENTRIES = ["cyclegan", "stargan"]
