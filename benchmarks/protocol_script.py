@@ -1,11 +1,12 @@
 """``python benchmarks/NAME.py ...``: a protocol module that ``benchmarks/quality.py NAME`` delegates to, run on its
 own with the same options (the module's ``add_arguments`` and ``main_with``).
 
-A measured protocol module (semi_supervised, infogan, lapgan, cocogan, logan, mode_seeking) also defines
-``title(args)`` (its RESULTS.md heading), ``run(args)`` (a dict of every number measured) and ``table(result,
-args)`` (the block's text under the timing line), and its ``main_with`` is ``report_protocol``: the one place that
-writes the command that reruns it (``command_line``: every option, ``--device cuda`` included when given), times
-the run, prints and records the block, and refuses to train on the CPU what was asked of a GPU."""
+A measured protocol module (semi_supervised, infogan, lapgan, cocogan, logan, mode_seeking, text2image,
+stacked_text2image, stacked_mnist) also defines ``title(args)`` (its RESULTS.md heading), ``run(args)`` (a dict of
+every number measured) and ``table(result, args)`` (the block's text under the timing line), and its ``main_with``
+is ``report_protocol``: the one place that writes the command that reruns it (``command_line``: every option,
+``--device cuda`` included when given), times the run, prints and records the block, and refuses to train on the
+CPU what was asked of a GPU."""
 
 from __future__ import annotations
 

@@ -7,17 +7,19 @@ classifier (metrics/mnist_classifier.py, trained on first use and cached) and sc
 1,000 and KL(generated mode histogram || uniform). The same scoring of 26,000 real Stacked MNIST images
 gives the best score the metric can show with this classifier.
 
-    python benchmarks/stacked_mnist.py --root ../shared/data --iterations 1500 --record
+    python benchmarks/quality.py stacked_mnist --root ../shared/data --iterations 2000 --record
+    python benchmarks/stacked_mnist.py --root ../shared/data --iterations 1500
 
-``add_arguments`` and ``main_with`` let ``benchmarks/quality.py stacked_mnist`` run it; ``--record`` writes
-the table into benchmarks/RESULTS.md (block stacked-mnist).
+``--device cuda`` trains and scores on the GPU; without one it trains nothing: with ``--record`` it writes the
+command as not measured, without it stops with one message (``protocol_script.skipped_without_gpu``).
+
+``add_arguments`` and ``main_with`` let ``benchmarks/quality.py stacked_mnist`` run it; ``--record`` writes the
+table into benchmarks/RESULTS.md (block ``--block``, stacked-mnist by default).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 import warnings
@@ -28,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.results import record_block
+from benchmarks.protocol_script import add_device_argument, report_protocol, where_it_ran
 from benchmarks.training import timed_fit
 
 #: REFERENCES.md, Stacked MNIST: (source, method, modes /1000, KL), full 50-epoch budgets
@@ -49,12 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train_images", type=int, default=128_000, help="stacked training images (VEEGAN: 128k)")
     parser.add_argument("--eval_samples", type=int, default=26_000, help="generated samples scored (protocol: 26k)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device_argument(parser)
     parser.add_argument("--record", action="store_true", help="write the table into benchmarks/RESULTS.md")
+    parser.add_argument("--block", default="stacked-mnist", help="the RESULTS.md block it replaces")
 
 
 def run(args: argparse.Namespace) -> dict:
-    """Trains, scores and (with ``--record``) records; returns every number measured."""
+    """Trains DCGAN and scores it and the real images; returns every number measured (``report_protocol``
+    times, prints and records it)."""
     import pytorch_lightning as pl
 
     from datamodules.stacked_mnist import StackedMNISTDataModule
@@ -87,39 +91,33 @@ def run(args: argparse.Namespace) -> dict:
     result["train_s"] = timed_fit(model, data, args.device, max_steps=2 * args.iterations)
     result["iterations"], result["kimg"] = model.iterations, model.images_seen / 1000
     result["dcgan"] = vars(stacked_mnist_coverage(model.to(args.device), classifier, args.eval_samples, seed=args.seed))
-    result["total_s"] = time.perf_counter() - started
-    result["machine"] = machine(args.device)
-    if args.record:
-        record_block("stacked-mnist", "Stacked MNIST mode coverage (DCGAN)", table(result, args))
+    result["threads"] = torch.get_num_threads()
     return result
 
 
-def machine(device: str) -> str:
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name()
-    return f"CPU {platform.machine()} x{torch.get_num_threads()} threads (no GPU)"
+def title(args: argparse.Namespace) -> str:
+    """The block's RESULTS.md heading."""
+    return "Stacked MNIST mode coverage (DCGAN)"
 
 
 def table(r: dict, args: argparse.Namespace) -> str:
-    command = (
-        f"python benchmarks/stacked_mnist.py --root {args.root} --iterations {args.iterations} "
-        f"--batch_size {args.batch_size} --width {args.width} --train_images {args.train_images} "
-        f"--eval_samples {args.eval_samples} --seed {args.seed} --record"
-    )
+    """The block under ``report_protocol``'s command and timing line: the minutes of its parts, the protocol, the
+    rows beside the published ones and the caveat."""
     ours, real = r["dcgan"], r["real"]
     timing = (
-        f"`{command}` on {r['machine']}: {r['total_s'] / 60:.1f} min in all, {r['train_s'] / 60:.1f} min of GAN "
-        f"training, {r['classifier_s'] / 60:.1f} min loading (or training, on first use) the classifier."
+        f"Of those, {r['train_s'] / 60:.1f} min of GAN training, {r['classifier_s'] / 60:.1f} min loading (or "
+        "training, on first use) the classifier."
     )
     epochs = r["kimg"] * 1000 / args.train_images
     protocol = (
         f"Protocol: DCGAN (ngf = ndf = {args.width}, z 100, batch {args.batch_size}, Adam 2e-4, beta1 0.5) trained "
         f"for {r['iterations']} iterations ({r['kimg']:.0f} kimg, {epochs:.2f} epochs of {args.train_images} "
-        f"stacked images; the papers train 50 epochs); {ours['samples']} samples, each channel labelled by the "
-        f"zoo's MNIST classifier (test accuracy {100 * r['classifier_accuracy_28px']:.2f}% at 28 px, "
-        f"{100 * r['classifier_accuracy_32px']:.2f}% on digits resized to 32 px as the datamodule stores them; all "
-        f"three digits of a real stacked image right: {100 * r['real_mode_accuracy']:.2f}%). The real-data row "
-        "scores as many real Stacked MNIST images: the best this metric can report at this sample count."
+        f"stacked images; the papers train 50 epochs), {where_it_ran(args.device, r['threads'])}; "
+        f"{ours['samples']} samples, each channel labelled by the zoo's MNIST classifier (test accuracy "
+        f"{100 * r['classifier_accuracy_28px']:.2f}% at 28 px, {100 * r['classifier_accuracy_32px']:.2f}% on digits "
+        "resized to 32 px as the datamodule stores them; all three digits of a real stacked image right: "
+        f"{100 * r['real_mode_accuracy']:.2f}%). The real-data row scores as many real Stacked MNIST images: the "
+        "best this metric can report at this sample count."
     )
     caveat = (
         "One seed, 1/50 of the papers' budget, and the published DCGAN rows were not reproduced here: their setups "
@@ -137,8 +135,8 @@ def table(r: dict, args: argparse.Namespace) -> str:
 
 
 def main_with(args: argparse.Namespace) -> None:
-    """Runs the benchmark for parsed ``add_arguments`` options and prints every number as JSON."""
-    print(json.dumps(run(args), indent=1))
+    """Runs the protocol for parsed ``add_arguments`` options through the device gate (``report_protocol``)."""
+    report_protocol(sys.modules[__name__], args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """benchmarks/protocol_script.py's device gate for the measured protocols (semi_supervised, infogan, lapgan, cocogan,
-logan, stacked_text2image; conditional and limited_data write their own command): ``--device cuda --record``
-without a GPU records the exact command as not measured and trains nothing, without ``--record`` it stops with one
-message, and the ready GPU commands in benchmarks/RESULTS.md parse with their protocol's options and rebuild
+logan, stacked_text2image, stacked_mnist; conditional and limited_data write their own command): ``--device cuda
+--record`` without a GPU records the exact command as not measured and trains nothing, without ``--record`` it stops
+with one message, and the ready GPU commands in benchmarks/RESULTS.md parse with their protocol's options and rebuild
 themselves word for word (so they never rot); semi_supervised's ``--lr_decay`` (the script's decay, for the full
 schedule on a GPU) reaches the model."""
 
@@ -22,6 +22,7 @@ from benchmarks import (
     logan,
     protocol_script,
     semi_supervised,
+    stacked_mnist,
     stacked_text2image,
 )
 from benchmarks.results import RESULTS
@@ -89,6 +90,15 @@ PROTOCOLS = {
         ),
         "StackGAN and StackGAN++ on captioned MNIST, stage by stage (5 G steps)",
     ),
+    "stacked_mnist": (
+        stacked_mnist,
+        "--root data --iterations 7",
+        (
+            "python benchmarks/quality.py stacked_mnist --root data --iterations 7 --batch_size 64 --width 32 "
+            "--train_images 128000 --eval_samples 26000 --seed 0 --device cuda --block b-gpu --record"
+        ),
+        "Stacked MNIST mode coverage (DCGAN)",
+    ),
 }
 
 #: the gated protocols that write their own command (``module.command``, not ``protocol_script.command_line``)
@@ -115,6 +125,9 @@ OWN_COMMAND = {
     ),
 }
 GATED = {**PROTOCOLS, **OWN_COMMAND}
+#: the gated protocols with no ready GPU command in RESULTS.md yet (``--device cuda --record`` where no GPU is lent
+#: writes one)
+NOT_READY = {"stacked_mnist"}
 
 
 def rebuilt(module, args: argparse.Namespace) -> str:
@@ -189,7 +202,7 @@ def ready_commands() -> dict[str, str]:
     return dict(pattern.findall(RESULTS.read_text()))
 
 
-@pytest.mark.parametrize("name", GATED)
+@pytest.mark.parametrize("name", [name for name in GATED if name not in NOT_READY])
 def test_the_ready_gpu_command_in_results_parses_and_rebuilds_itself(name):
     module = GATED[name][0]
     prefix = ["python", "benchmarks/quality.py", name]
