@@ -125,9 +125,6 @@ OWN_COMMAND = {
     ),
 }
 GATED = {**PROTOCOLS, **OWN_COMMAND}
-#: the gated protocols with no ready GPU command in RESULTS.md yet (``--device cuda --record`` where no GPU is lent
-#: writes one)
-NOT_READY = {"stacked_mnist"}
 
 
 def rebuilt(module, args: argparse.Namespace) -> str:
@@ -202,7 +199,7 @@ def ready_commands() -> dict[str, str]:
     return dict(pattern.findall(RESULTS.read_text()))
 
 
-@pytest.mark.parametrize("name", [name for name in GATED if name not in NOT_READY])
+@pytest.mark.parametrize("name", GATED)
 def test_the_ready_gpu_command_in_results_parses_and_rebuilds_itself(name):
     module = GATED[name][0]
     prefix = ["python", "benchmarks/quality.py", name]
