@@ -189,13 +189,17 @@ def checksum_cost(root_kwargs: dict, resolution: int, cache_dir: Path, repeats: 
 def checksum_table(rows: list[dict], machine: str, images: int) -> str:
     resolutions = " ".join(str(r["px"]) for r in rows)
     lines = [
-        f"`python benchmarks/data.py --checksum_cost --images {images} --resolutions {resolutions} --record` on "
-        f"{machine}: a CelebA-format folder of {images} 178x218 JPEGs, its cache read with batch 16 from the "
-        "page cache (median of 3 fresh opens). Checks of a sound cache: index digest and 64 sampled images at "
-        "open; every image is checked only after a write to the .npy and by `prepare`",
+        (
+            f"`python benchmarks/data.py --checksum_cost --images {images} --resolutions {resolutions} --record` on "
+            f"{machine}: a CelebA-format folder of {images} 178x218 JPEGs, its cache read with batch 16 from the "
+            "page cache (median of 3 fresh opens). Checks of a sound cache: index digest and 64 sampled images at "
+            "open; every image is checked only after a write to the .npy and by `prepare`"
+        ),
         "",
-        "| px | images | cache MB | open s | first epoch s | checks s | checks / (open + epoch) | "
-        "check of every image s | every image / (open + epoch) |",
+        (
+            "| px | images | cache MB | open s | first epoch s | checks s | checks / (open + epoch) | "
+            "check of every image s | every image / (open + epoch) |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -166,9 +166,11 @@ def test_a_full_disk_loses_nothing_and_says_so_in_one_line(tmp_path, small_disk)
     no_traceback(result)
     error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert error == [
-        f"error: could not write checkpoint {full_disk / 'last.ckpt'}: No space left on device; the last.ckpt before "
-        "this save is intact. Free space there or choose another folder with --checkpoint.dirpath, then resume "
-        "with --ckpt_path."
+        (
+            f"error: could not write checkpoint {full_disk / 'last.ckpt'}: No space left on device; the last.ckpt "
+            "before this save is intact. Free space there or choose another folder with --checkpoint.dirpath, then "
+            "resume with --ckpt_path."
+        )
     ]
     assert sorted(p.name for p in full_disk.iterdir()) == ["last.ckpt"]  # no temporary file left behind
     kept = load(full_disk / "last.ckpt")

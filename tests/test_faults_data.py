@@ -211,7 +211,9 @@ def test_prepare_checks_every_image_and_repairs_what_a_sample_misses(tmp_path):
 
 
 def dead_pid() -> int:
-    process = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    process = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], check=True, capture_output=True, text=True
+    )
     return int(process.stdout)
 
 
@@ -329,8 +331,10 @@ def test_a_malformed_dataset_json_names_the_file_and_line(tmp_path):
                      "--data.resolution", "16", cwd=tmp_path, env=env)  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"error: {archive}:dataset.json is not valid JSON: Expecting ',' delimiter at line 3, column 28; fix it "
-        '(StyleGAN2-ADA\'s format: {"labels": [["00000/img00000000.png", 6], ...]}) or remove it'
+        (
+            f"error: {archive}:dataset.json is not valid JSON: Expecting ',' delimiter at line 3, column 28; fix it "
+            '(StyleGAN2-ADA\'s format: {"labels": [["00000/img00000000.png", 6], ...]}) or remove it'
+        )
     ]
 
 
@@ -373,8 +377,10 @@ def test_a_folder_smaller_than_the_resolution_warns_once_with_the_source_size(tm
         dm.prepare_data()
         dm.setup()
     assert [str(w.message) for w in caught] == [
-        f"--data.resolution 32 is larger than the images, which are upscaled ({root / '000.png'} is 16x16); "
-        "pass --data.resolution 16 or less to train on them unscaled"
+        (
+            f"--data.resolution 32 is larger than the images, which are upscaled ({root / '000.png'} is 16x16); "
+            "pass --data.resolution 16 or less to train on them unscaled"
+        )
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
