@@ -7,7 +7,9 @@ that frozen stage I for as many updates (the paper's order, Sec. 4), with config
 widths; ``stackgan_no_ca`` the same without conditioning augmentation (the paper's ablation, Sec. 5.2, Table 3:
 diversity for one caption and accuracy with and without CA); ``stackgan_port_encoder`` with the port's stage-II
 encoder (two halvings of the stage-I image, a 4x4 grid here, instead of the recipe's one). Any row of
-text2image.ENTRIES trains as text2image trains it (``stackgan2``: 8/16/32 px jointly, G EMA).
+text2image.ENTRIES trains as text2image trains it (``stackgan2``: 8/16/32 px jointly, G EMA;
+``baseline_one_caption``: the plain baseline given the same one caption per image, the bar both are measured
+against).
 Every row is then scored on text2image's evaluation set of test images (``EvaluationSet``, ``score_entry``), and
 the samples of every stage, drawn from the same latents and texts, are scored for digit and attributes
 (``attribute_scores``), with the digit each stage keeps from the stage below (``digit_kept``, against what
@@ -152,6 +154,7 @@ def run(args: argparse.Namespace, classifier=None) -> dict:
                 **text2image.score_entry(model, evaluation, classifier, args),
                 **stage_scores(model, evaluation, classifier, args),
                 "generator_steps": model.generator_steps,
+                "num_captions": model.num_captions,
                 "train_s": train_s,
             }
             print(json.dumps({row: result["entries"][row]}), flush=True)
@@ -174,7 +177,8 @@ def table(r: dict, args: argparse.Namespace) -> str:
         f"text2image's (8/16/32 px jointly, {text2image.STACKGAN2_MNIST}, G EMA 0.999 sampled, "
         "stackgan2_no_ema the raw G; stackgan2_ms with MSGAN's term). Every stage's samples come from the same "
         "latents and texts; digit kept: the share of samples whose classified digit a stage keeps from the stage "
-        "below; scale consistency: mean |downsample(x_k+1) - x_k| between adjacent scales."
+        "below; scale consistency: mean |downsample(x_k+1) - x_k| between adjacent scales. "
+        f"{text2image.text_inputs(r)}"
     )
 
     def pair(s, name):
@@ -195,9 +199,13 @@ def table(r: dict, args: argparse.Namespace) -> str:
         notes.append(
             f"- {name}: {e['generator_steps']} G steps (last stage), {e['train_s'] / 60:.1f} min training; "
             f"matching-aware D AUC {e['auc']:.3f}; diversity {e['diversity']:.2f}"
-            + "; digit kept from the stage below "
-            + ", ".join(
-                f"{100 * kept:.1f}% (independent stages: {100 * chance:.1f}%)" for kept, chance in e["digit_kept"]
+            + (
+                "; digit kept from the stage below "
+                + ", ".join(
+                    f"{100 * kept:.1f}% (independent stages: {100 * chance:.1f}%)" for kept, chance in e["digit_kept"]
+                )
+                if e["digit_kept"]
+                else ""
             )
             + (f"; scale consistency {', '.join(f'{v:.3f}' for v in consistency)}" if consistency else "")
         )

@@ -58,7 +58,7 @@ def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
     args = parser.parse_args([
         "--root", str(SHARED_MNIST), "--out", str(tmp_path / "cm"), "--limit", "80", "--generator_steps", "2",
         "--batch_size", "16", "--eval_images", "40", "--diversity_samples", "3", "--text_encoder_steps", "2",
-        "--entries", "stackgan", "stackgan_port_encoder", "stackgan2_ms",
+        "--entries", "stackgan", "stackgan_port_encoder", "stackgan2_ms", "baseline_one_caption",
     ])  # fmt: skip
     torch.manual_seed(0)
     result = stacked_text2image.run(args, classifier=MNISTClassifier().eval())
@@ -74,6 +74,10 @@ def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
     assert f"digit kept from the stage below {100 * kept:.1f}% (independent stages: {100 * independent:.1f}%)" in text
     assert "| stackgan | 2 | 32 |" in text and "| stackgan2_ms | 3 | 32 |" in text and "scale consistency" in text
     assert "| stackgan_port_encoder | 2 | 32 |" in text  # a row that overrides one of STACKGAN_MNIST's settings
+    # the bar: the plain baseline, one stage, given the same one caption per image as every stacked row
+    assert "| baseline_one_caption | 1 | 32 |" in text and "- baseline_one_caption: 2 G steps" in text
+    assert result["entries"]["baseline_one_caption"]["digit_kept"] == []
+    assert "one random caption (stackgan, stackgan_port_encoder, stackgan2_ms, baseline_one_caption)." in text
 
 
 def test_digit_kept_by_hand():
