@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import struct
+import sys
 import warnings
 
 import numpy as np
@@ -112,3 +114,22 @@ def write_celeba(tmp_path):
     rows = [f"{k:06d}.jpg " + " ".join(f"{v:2d}" for v in attributes_of(k)) for k in range(1, 7)]
     (folder / "list_attr_celeba.txt").write_text(f"6\n{ATTRIBUTE_HEADER} \n" + "\n".join(rows) + "\n")
     return tmp_path
+
+
+def protocol_args(module, *argv: str) -> argparse.Namespace:
+    """A benchmark protocol ``module``'s options parsed from ``argv`` (its defaults for the rest)."""
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def quality_subcommand_args(monkeypatch, name: str, *argv: str) -> argparse.Namespace:
+    """The options ``python benchmarks/quality.py NAME ARGV`` hands to ``benchmarks/NAME.py``'s ``main_with``."""
+    from benchmarks import quality
+
+    seen = []
+    monkeypatch.setattr(getattr(quality, name), "main_with", seen.append)
+    monkeypatch.setattr(sys, "argv", ["quality.py", name, *argv])
+    quality.main()
+    (args,) = seen
+    return args

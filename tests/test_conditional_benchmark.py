@@ -1,19 +1,19 @@
 """benchmarks/conditional.py (`quality.py conditional`): class accuracy and class coverage of conditional entries,
 scored on hand-made models and run end to end at a tiny budget with a stand-in classifier."""
 
-import argparse
 import json
 import math
-import sys
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 
-from benchmarks import conditional, quality
+from benchmarks import conditional
 from benchmarks.results import RESULTS
 from metrics.mode_coverage import kl_from_uniform
 from tests.conftest import SHARED_MNIST
+from tests.helpers import protocol_args, quality_subcommand_args
 from zoo import get_model
 from zoo.base import GANModule
 from zoo.sampling import seeded
@@ -68,18 +68,12 @@ def test_score_counts_requested_classes_read_back_and_the_class_histogram():
     assert 0.1 < score.kl < 0.2  # p(0) ~ 0.2, eight classes at ~0.1: 0.2 log 2 = 0.139
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    conditional.add_arguments(parser)
-    return parser.parse_args(list(argv))
+#: ``conditional``'s options from command-line words
+parse = partial(protocol_args, conditional)
 
 
 def test_quality_runs_it_as_its_conditional_subcommand(monkeypatch):
-    seen = []
-    monkeypatch.setattr(quality.conditional, "main_with", seen.append)
-    monkeypatch.setattr(sys, "argv", ["quality.py", "conditional", "--root", "mnist", "--generator_steps", "7"])
-    quality.main()
-    (args,) = seen
+    args = quality_subcommand_args(monkeypatch, "conditional", "--root", "mnist", "--generator_steps", "7")
     assert (args.root, args.generator_steps, args.entries) == ("mnist", 7, ["cgan", "acgan", "sngan_projection"])
 
 

@@ -26,6 +26,7 @@ from benchmarks import (
     stacked_text2image,
 )
 from benchmarks.results import RESULTS
+from tests.helpers import protocol_args
 
 NOT_MEASURED = "not measured: no GPU lent (torch.cuda.is_available() is False here); command: "
 #: protocol -> (its module, options given, the command it records, the block's heading)
@@ -132,12 +133,6 @@ def rebuilt(module, args: argparse.Namespace) -> str:
     return module.command(args) if hasattr(module, "command") else protocol_script.command_line(module, args)
 
 
-def parse(module, argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
-    return parser.parse_args(argv)
-
-
 @pytest.fixture
 def no_gpu(monkeypatch, tmp_path):
     """No CUDA, a temporary RESULTS.md; returns its path."""
@@ -151,7 +146,7 @@ def no_gpu(monkeypatch, tmp_path):
 def test_cuda_without_a_gpu_records_the_exact_command_as_not_measured_and_trains_nothing(name, no_gpu, monkeypatch):
     module, options, command, heading = GATED[name]
     monkeypatch.setattr(module, "run", lambda args: pytest.fail("it trained"))
-    module.main_with(parse(module, [*shlex.split(options), "--device", "cuda", "--block", "b-gpu", "--record"]))
+    module.main_with(protocol_args(module, *shlex.split(options), "--device", "cuda", "--block", "b-gpu", "--record"))
     assert no_gpu.read_text() == (
         f"# Measured results\n\n## {heading}\n\n<!-- b-gpu:start -->\n{NOT_MEASURED}`{command}`\n<!-- b-gpu:end -->\n"
     )
@@ -162,14 +157,14 @@ def test_cuda_without_a_gpu_and_without_record_stops_with_one_message(name, no_g
     module, options, _, _ = GATED[name]
     monkeypatch.setattr(module, "run", lambda args: pytest.fail("it trained"))
     with pytest.raises(SystemExit, match=r"^--device cuda: no GPU here \(torch.cuda.is_available\(\) is False\)"):
-        module.main_with(parse(module, [*shlex.split(options), "--device", "cuda"]))
+        module.main_with(protocol_args(module, *shlex.split(options), "--device", "cuda"))
     assert not no_gpu.exists()
 
 
 @pytest.mark.parametrize("name", GATED)
 def test_the_cpu_command_names_no_device(name):
     module, options, command, _ = GATED[name]
-    args = parse(module, [*shlex.split(options), "--block", "b-gpu"])
+    args = protocol_args(module, *shlex.split(options), "--block", "b-gpu")
     assert args.device == "cpu"
     assert rebuilt(module, args) == command.replace(" --device cuda", "")
 
@@ -206,7 +201,7 @@ def test_the_ready_gpu_command_in_results_parses_and_rebuilds_itself(name):
     ready = {b: c for b, c in ready_commands().items() if shlex.split(c)[:3] == prefix}
     assert ready, f"no ready GPU command of {name} in RESULTS.md"
     for block, command in ready.items():
-        args = parse(module, shlex.split(command)[3:])
+        args = protocol_args(module, *shlex.split(command)[3:])
         assert (args.device, args.block, args.record) == ("cuda", block, True)
         assert rebuilt(module, args) == command
 
@@ -229,7 +224,9 @@ def test_lr_decay_follows_the_script_per_600_iterations_from_where_r_p_starts(fl
         raise InterruptedError  # nothing to train: the arguments are what is checked
 
     monkeypatch.setattr(zoo.triplegan, "TripleGAN", capture)
-    args = parse(semi_supervised, ["--pretrain_iterations", "10", "--iterations", "100", "--batch_size", "100", *flag])
+    args = protocol_args(
+        semi_supervised, "--pretrain_iterations", "10", "--iterations", "100", "--batch_size", "100", *flag
+    )
     with pytest.raises(InterruptedError):
         semi_supervised.train_and_score("triplegan", 0, args)
     # R_P and the decay from 10 + 0.3 x 100 iterations of 100 unlabelled images; the decay's period 600 iterations

@@ -1,18 +1,18 @@
 """benchmarks/limited_data.py (`quality.py limited_data`): the balanced MNIST subset, the coverage and confidence
 scores on a stand-in classifier, and a tiny end-to-end run of augment none vs ada."""
 
-import argparse
 import math
-import sys
+from functools import partial
 
 import pytest
 import torch
 from torch import nn
 
-from benchmarks import limited_data, quality
+from benchmarks import limited_data
 from benchmarks.results import RESULTS
 from metrics.mnist_classifier import read_mnist
 from tests.conftest import SHARED_MNIST
+from tests.helpers import protocol_args, quality_subcommand_args
 
 needs_mnist = pytest.mark.skipif(
     not (SHARED_MNIST / "MNIST" / "raw").is_dir(), reason=f"no MNIST idx files in {SHARED_MNIST / 'MNIST' / 'raw'}"
@@ -28,10 +28,8 @@ class SevenReader(nn.Module):
         return logits
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    limited_data.add_arguments(parser)
-    return parser.parse_args(list(argv))
+#: ``limited_data``'s options from command-line words
+parse = partial(protocol_args, limited_data)
 
 
 def test_coverage_counts_classes_and_averages_the_top_probability():
@@ -40,11 +38,7 @@ def test_coverage_counts_classes_and_averages_the_top_probability():
 
 
 def test_quality_runs_it_as_its_limited_data_subcommand(monkeypatch):
-    seen = []
-    monkeypatch.setattr(quality.limited_data, "main_with", seen.append)
-    monkeypatch.setattr(sys, "argv", ["quality.py", "limited_data", "--root", "mnist", "--iterations", "7"])
-    quality.main()
-    (args,) = seen
+    args = quality_subcommand_args(monkeypatch, "limited_data", "--root", "mnist", "--iterations", "7")
     assert (args.root, args.iterations, args.entry, args.per_class) == ("mnist", 7, "dcgan", 100)
     assert args.augments == ["none", "ada"]
 

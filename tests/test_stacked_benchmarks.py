@@ -4,7 +4,6 @@ classifier and the text encoder's features."""
 
 from __future__ import annotations
 
-import argparse
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +15,7 @@ from datamodules.captioned_mnist import build
 from datamodules.captions import CaptionsDataModule
 from metrics.mnist_classifier import MNISTClassifier
 from tests.conftest import SHARED_MNIST
+from tests.helpers import protocol_args
 from tests.test_text_to_image import fake_features
 
 
@@ -34,9 +34,7 @@ def test_pixel_and_feature_diversity_by_hand():
 
 @pytest.mark.parametrize("device, where", [("cpu", "one thread"), ("cuda", "on the GPU")])
 def test_the_mode_seeking_protocol_says_where_it_trained(device, where):
-    parser = argparse.ArgumentParser()
-    mode_seeking.add_arguments(parser)
-    args = parser.parse_args(["--generator_steps", "7", "--device", device])
+    args = protocol_args(mode_seeking, "--generator_steps", "7", "--device", device)
     real = {"class_accuracy": 0.9, "pixel_diversity": 0.3, "feature_diversity": 18.0}
     assert f", 7 generator steps, {where}, one seed; " in mode_seeking.table({"real": real, "runs": {}}, args)
 
@@ -53,13 +51,12 @@ def test_stage_by_stage_protocol_at_a_tiny_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(text_embeddings, "mnist_classifier_features", lambda root: fake_features)
     monkeypatch.setattr(stacked_text2image, "STACKGAN_MNIST", {**stacked_text2image.STACKGAN_MNIST, "ngf": 4})
     build(SHARED_MNIST, tmp_path / "cm", limit=80, data_seed=0)
-    parser = argparse.ArgumentParser()
-    stacked_text2image.add_arguments(parser)
-    args = parser.parse_args([
+    args = protocol_args(
+        stacked_text2image,
         "--root", str(SHARED_MNIST), "--out", str(tmp_path / "cm"), "--limit", "80", "--generator_steps", "2",
         "--batch_size", "16", "--eval_images", "40", "--diversity_samples", "3", "--text_encoder_steps", "2",
         "--entries", "stackgan", "stackgan_port_encoder", "stackgan2_ms", "baseline_one_caption",
-    ])  # fmt: skip
+    )  # fmt: skip
     torch.manual_seed(0)
     result = stacked_text2image.run(args, classifier=MNISTClassifier().eval())
     stackgan, stackgan2 = result["entries"]["stackgan"], result["entries"]["stackgan2_ms"]

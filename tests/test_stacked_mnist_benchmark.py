@@ -1,12 +1,12 @@
 """benchmarks/stacked_mnist.py (`quality.py stacked_mnist`): the subcommand reaches it, and a measured run's block
 (its numbers stand in for a run) holds report_protocol's command and timing line, then the table once."""
 
-import argparse
-import sys
+from functools import partial
 
 import pytest
 
-from benchmarks import protocol_script, quality, stacked_mnist
+from benchmarks import protocol_script, stacked_mnist
+from tests.helpers import protocol_args, quality_subcommand_args
 
 #: what ``stacked_mnist.run`` returns, at a made-up tiny budget
 RESULT = {
@@ -23,18 +23,12 @@ RESULT = {
 }
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    stacked_mnist.add_arguments(parser)
-    return parser.parse_args(list(argv))
+#: ``stacked_mnist``'s options from command-line words
+parse = partial(protocol_args, stacked_mnist)
 
 
 def test_quality_runs_it_as_its_stacked_mnist_subcommand(monkeypatch):
-    seen = []
-    monkeypatch.setattr(quality.stacked_mnist, "main_with", seen.append)
-    monkeypatch.setattr(sys, "argv", ["quality.py", "stacked_mnist", "--root", "mnist", "--iterations", "7"])
-    quality.main()
-    (args,) = seen
+    args = quality_subcommand_args(monkeypatch, "stacked_mnist", "--root", "mnist", "--iterations", "7")
     assert (args.root, args.iterations, args.eval_samples, args.device) == ("mnist", 7, 26_000, "cpu")
     assert (args.block, args.record) == ("stacked-mnist", False)
 

@@ -3,7 +3,6 @@ MNIST classifier and its features (no classifier training in a test)."""
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import pytest
@@ -15,6 +14,7 @@ from datamodules.captioned_mnist import build, class_id
 from datamodules.captions import CaptionsDataModule
 from metrics.mnist_classifier import MNISTClassifier
 from tests.conftest import SHARED_MNIST
+from tests.helpers import protocol_args
 from tests.test_text_to_image import fake_features
 
 
@@ -47,14 +47,13 @@ def test_the_protocol_end_to_end_at_a_tiny_budget(tmp_path, monkeypatch):
     )
     monkeypatch.setattr(text_embeddings, "mnist_classifier_features", lambda root: fake_features)
     build(SHARED_MNIST, tmp_path / "cm", limit=80, data_seed=0)
-    parser = argparse.ArgumentParser()
-    text2image.add_arguments(parser)
-    args = parser.parse_args([
+    args = protocol_args(
+        text2image,
         "--root", str(SHARED_MNIST), "--out", str(tmp_path / "cm"), "--limit", "80", "--generator_steps", "2",
         "--batch_size", "16", "--width", "4", "--text_features", "4", "--eval_images", "40",
         "--diversity_samples", "3", "--text_encoder_steps", "2", "--entries", "gan_t2i", "baseline",
         "baseline_one_caption",
-    ])  # fmt: skip
+    )  # fmt: skip
     torch.manual_seed(0)
     result = text2image.run(args, classifier=MNISTClassifier().eval())
     assert list(result["entries"]) == ["gan_t2i", "baseline", "baseline_one_caption"] and result["eval_images"] == 40
